@@ -1,0 +1,85 @@
+"""Pipeline stage 1: which server a flow talks to, and where that server is.
+
+The IP is the server connection's peer address: live, the address mitmproxy
+connected to; replayed, the address recorded in the capture. A replayed flow
+is never re-resolved, because today's DNS answer is not where the car's data
+went then.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mitmproxy import http, tcp, udp
+from mitmproxy import flow as mflow
+
+from shekara.addons import state
+from shekara.audit.model import Destination
+from shekara.geo.locate import Locator
+
+log = logging.getLogger(__name__)
+
+
+def endpoint(f: mflow.Flow) -> tuple[str | None, str | None, int | None, str | None]:
+    """(host, ip, port, sni) as the flow recorded them."""
+    sc = f.server_conn
+    ip: str | None = None
+    port: int | None = None
+    if sc.peername:
+        ip, port = str(sc.peername[0]), int(sc.peername[1])
+    host: str | None = None
+    if sc.address:
+        host = str(sc.address[0])
+        port = port or int(sc.address[1])
+    sni = sc.sni
+    if isinstance(f, http.HTTPFlow):
+        host = f.request.pretty_host or host
+        port = port or f.request.port
+    host = sni or host
+    if ip is None and host and _is_ip(host):
+        ip = host
+    return host, ip, port, sni
+
+
+def _is_ip(s: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
+
+
+class Attribution:
+    def __init__(self, locator: Locator) -> None:
+        self.locator = locator
+
+    def _attribute(self, f: mflow.Flow) -> None:
+        host, ip, port, sni = endpoint(f)
+        current = state.destination(f)
+        if current is not None and current.ip == ip:
+            return
+        try:
+            dest = self.locator.locate(host, ip, port, sni)
+        except Exception:
+            log.exception("geolocation failed for %s (%s)", host, ip)
+            dest = Destination(host=host, ip=ip, port=port, sni=sni)
+        state.set_destination(f, dest)
+
+    # HTTP is analysed once the exchange is over: only then has a live flow's
+    # server connection a peer address, and the car's request is not delayed.
+    def response(self, f: http.HTTPFlow) -> None:
+        self._attribute(f)
+
+    def error(self, f: http.HTTPFlow) -> None:
+        self._attribute(f)
+
+    def websocket_message(self, f: http.HTTPFlow) -> None:
+        self._attribute(f)
+
+    def tcp_message(self, f: tcp.TCPFlow) -> None:
+        self._attribute(f)
+
+    def udp_message(self, f: udp.UDPFlow) -> None:
+        self._attribute(f)

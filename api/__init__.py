@@ -1,0 +1,1 @@
+"""The officials' API: read-only FastAPI views over the findings store."""

@@ -1,0 +1,1 @@
+"""The pure core: bytes in, findings out. Nothing here imports mitmproxy."""

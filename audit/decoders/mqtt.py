@@ -1,0 +1,338 @@
+"""MQTT over a raw TCP byte stream: reassemble packets and decode what a client says in them.
+
+Sans-IO: ``MqttStream.feed`` takes whatever bytes one TCP message carried (a packet
+may be split over several messages, one message may hold several packets) and returns
+Documents for CONNECT and PUBLISH. Versions 3.1 (``MQIsdp``/3), 3.1.1 (``MQTT``/4)
+and 5 (``MQTT``/5, properties skipped) are understood.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import Document
+from .errors import DecodeError
+from .tree import KeyValues, expand_embedded
+
+MAX_PACKET = 16 * 1024 * 1024
+
+CONNECT = 1
+PUBLISH = 3
+_PUBREL, _SUBSCRIBE, _UNSUBSCRIBE, _AUTH = 6, 8, 10, 15
+# Fixed-header flags every non-PUBLISH packet must carry (MQTT 3.1.1 section 2.2.2).
+_FIXED_FLAGS = {_PUBREL: 0b0010, _SUBSCRIBE: 0b0010, _UNSUBSCRIBE: 0b0010}
+_PROTOCOLS = {(b"MQTT", 4), (b"MQIsdp", 3), (b"MQTT", 5)}
+_TOPIC_ALIAS = 0x23
+# Control characters that no text payload holds (tab, newlines and form feed allowed).
+_BINARY_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+# MQTT 5 property identifier -> value type, to skip properties (section 2.2.2.2).
+_BYTE, _U16, _U32, _VARINT, _UTF8, _BINARY, _PAIR = range(7)
+_PROPERTY_TYPES = {
+    0x01: _BYTE, 0x02: _U32, 0x03: _UTF8, 0x08: _UTF8, 0x09: _BINARY, 0x0B: _VARINT,
+    0x11: _U32, 0x12: _UTF8, 0x13: _U16, 0x15: _UTF8, 0x16: _BINARY, 0x17: _BYTE,
+    0x18: _U32, 0x19: _BYTE, 0x1A: _UTF8, 0x1C: _UTF8, 0x1F: _UTF8, 0x21: _U16,
+    0x22: _U16, 0x23: _U16, 0x24: _BYTE, 0x25: _BYTE, 0x26: _PAIR, 0x27: _U32,
+    0x28: _BYTE, 0x29: _BYTE, 0x2A: _BYTE,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Undecoded:
+    """A packet whose content could not be turned into a Document (e.g. a binary payload)."""
+
+    source: str
+    reason: str
+
+
+class MqttStreamError(DecodeError):
+    """The stream is malformed; ``documents`` holds what this feed decoded before that."""
+
+    def __init__(self, message: str, documents: list[Document]):
+        super().__init__(message)
+        self.documents = documents
+
+
+class MqttStream:
+    """One direction of one MQTT connection (normally client to broker).
+
+    After a framing error the stream is poisoned: the byte boundary of the next packet
+    is unknown, so every later ``feed`` raises too.
+    """
+
+    def __init__(self, *, max_packet: int = MAX_PACKET) -> None:
+        self.max_packet = max_packet
+        self._buf = bytearray()
+        self._error: DecodeError | None = None
+        self._level: int | None = None
+        self._aliases: dict[int, str] = {}
+        self._notes: list[Undecoded] = []
+
+    def feed(self, data: bytes) -> list[Document]:
+        """Add ``data`` and return Documents for every packet it completed.
+
+        Raises MqttStreamError (a DecodeError) on a malformed packet, and on every call
+        after one.
+        """
+        if self._error is not None:
+            raise MqttStreamError(f"MQTT stream already failed: {self._error}", [])
+        self._buf += data
+        documents: list[Document] = []
+        try:
+            while (packet := self._next_packet()) is not None:
+                doc = self._decode(*packet)
+                if doc is not None:
+                    documents.append(doc)
+        except DecodeError as exc:
+            self._error = exc
+            self._buf.clear()
+            raise MqttStreamError(str(exc), documents) from None
+        return documents
+
+    def take_notes(self) -> list[Undecoded]:
+        """Return and forget the packets that were framed fine but had undecodable content."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    def _next_packet(self) -> tuple[int, bytes] | None:
+        buf = self._buf
+        if not buf:
+            return None
+        first = buf[0]
+        _check_fixed_header(first, self._level)
+        length, header_len = _varint(buf, 1)
+        if header_len == 0:
+            return None
+        if length > self.max_packet:
+            raise DecodeError(f"MQTT: packet of {length} bytes exceeds {self.max_packet} cap")
+        end = header_len + length
+        if len(buf) < end:
+            return None
+        body = bytes(buf[header_len:end])
+        del buf[:end]
+        return first, body
+
+    def _decode(self, first: int, body: bytes) -> Document | None:
+        kind = first >> 4
+        if kind == CONNECT:
+            return self._connect(body)
+        if kind == PUBLISH:
+            return self._publish(first, body)
+        return None  # Acks, subscriptions and pings carry no payload worth auditing.
+
+    def _connect(self, body: bytes) -> Document | None:
+        r = _Reader(body, "CONNECT")
+        name = r.binary()
+        level = r.byte()
+        if (name, level) not in _PROTOCOLS:
+            raise DecodeError(f"MQTT: unknown protocol {name[:16]!r} level {level}")
+        flags = r.byte()
+        if flags & 0x01:
+            raise DecodeError("MQTT: CONNECT reserved flag set")
+        r.u16()  # keep-alive
+        if level == 5:
+            r.properties()
+        self._level = level
+        tree: dict[str, Any] = {"client_id": r.string()}
+        notes: list[str] = []
+        if flags & 0x04:
+            if level == 5:
+                r.properties()
+            tree["will_topic"] = r.string()
+            will = _text(r.binary())
+            if will is None:
+                notes.append("binary will message")
+            elif will:
+                tree["will_message"] = will
+        if flags & 0x80:
+            tree["username"] = r.string()
+        if flags & 0x40:
+            r.binary()  # The password is a secret, not personal data to record.
+            tree["password_present"] = True
+        r.end()
+        for reason in notes:
+            self._notes.append(Undecoded("mqtt.connect", reason))
+        return self._document("mqtt.connect", KeyValues(tree))
+
+    def _publish(self, first: int, body: bytes) -> Document | None:
+        r = _Reader(body, "PUBLISH")
+        topic = r.string()
+        qos = (first >> 1) & 0x03
+        if qos and r.u16() == 0:
+            raise DecodeError("MQTT: PUBLISH with QoS > 0 has packet id 0")
+        if self._level == 5:
+            alias = r.properties().get(_TOPIC_ALIAS)
+            if alias is not None:
+                if topic:
+                    self._aliases[alias] = topic
+                elif alias in self._aliases:
+                    topic = self._aliases[alias]
+                else:
+                    raise DecodeError(f"MQTT: PUBLISH uses unknown topic alias {alias}")
+        payload = r.rest()
+        source = f"mqtt.publish[{topic}]"
+        if not payload.strip():
+            return None
+        tree = _json_payload(payload)
+        if tree is None:
+            text = _text(payload)
+            if text is None:
+                self._notes.append(
+                    Undecoded(source, f"binary MQTT payload, {len(payload)} bytes, not decoded")
+                )
+                return None
+            tree = KeyValues(payload=text)
+        return self._document(source, tree)
+
+    def _document(self, source: str, tree: Any) -> Document | None:
+        # A hostile payload spoils only its own packet, not the stream's framing.
+        try:
+            return Document(source, expand_embedded(tree))
+        except DecodeError as exc:
+            self._notes.append(Undecoded(source, str(exc)))
+            return None
+
+
+def looks_like_mqtt(first_bytes: bytes) -> bool:
+    """Whether a connection's first bytes are an MQTT CONNECT (3.1, 3.1.1 or 5)."""
+    if len(first_bytes) < 2 or first_bytes[0] != CONNECT << 4:
+        return False
+    try:
+        _, at = _varint(first_bytes, 1)
+    except DecodeError:
+        return False
+    if at == 0 or len(first_bytes) < at + 2:
+        return False
+    name_len = int.from_bytes(first_bytes[at : at + 2], "big")
+    start = at + 2
+    if name_len not in (4, 6) or len(first_bytes) < start + name_len + 1:
+        return False
+    name = bytes(first_bytes[start : start + name_len])
+    return (name, first_bytes[start + name_len]) in _PROTOCOLS
+
+
+def _check_fixed_header(first: int, level: int | None) -> None:
+    kind, flags = first >> 4, first & 0x0F
+    if kind == 0 or (kind == _AUTH and level != 5):
+        raise DecodeError(f"MQTT: reserved packet type {kind}")
+    if kind == PUBLISH:
+        if (flags >> 1) & 0x03 == 3:
+            raise DecodeError("MQTT: PUBLISH with QoS 3")
+    elif flags != _FIXED_FLAGS.get(kind, 0):
+        raise DecodeError(f"MQTT: packet type {kind} with invalid flags {flags:#x}")
+
+
+def _varint(buf: bytes | bytearray, start: int) -> tuple[int, int]:
+    """Decode a variable byte integer at ``start``: (value, end offset), or (0, 0) if cut."""
+    value = 0
+    for i in range(4):
+        if start + i >= len(buf):
+            return 0, 0
+        byte = buf[start + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            return value, start + i + 1
+    raise DecodeError("MQTT: variable length integer longer than 4 bytes")
+
+
+def _json_payload(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _text(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if _BINARY_CHARS.search(text) else text
+
+
+class _Reader:
+    """Bounds-checked reads over one packet's body; running off the end is a DecodeError."""
+
+    __slots__ = ("data", "packet", "pos")
+
+    def __init__(self, data: bytes, packet: str):
+        self.data = data
+        self.packet = packet
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise DecodeError(f"MQTT: {self.packet} truncated at byte {len(self.data)}")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def byte(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        return int.from_bytes(self.take(2), "big")
+
+    def u32(self) -> int:
+        return int.from_bytes(self.take(4), "big")
+
+    def varint(self) -> int:
+        value, end = _varint(self.data, self.pos)
+        if end == 0:
+            raise DecodeError(f"MQTT: {self.packet} truncated at byte {len(self.data)}")
+        self.pos = end
+        return value
+
+    def binary(self) -> bytes:
+        return self.take(self.u16())
+
+    def string(self) -> str:
+        raw = self.binary()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecodeError(f"MQTT: {self.packet} string is not UTF-8") from None
+
+    def properties(self) -> dict[int, Any]:
+        """Read an MQTT 5 property block; keeps the last value of each single-valued id."""
+        end = self.varint() + self.pos
+        if end > len(self.data):
+            raise DecodeError(f"MQTT: {self.packet} properties overrun the packet")
+        found: dict[int, Any] = {}
+        while self.pos < end:
+            ident = self.varint()
+            kind = _PROPERTY_TYPES.get(ident)
+            if kind is None:
+                raise DecodeError(f"MQTT: {self.packet} has unknown property {ident:#x}")
+            found[ident] = self._property(kind)
+        if self.pos != end:
+            raise DecodeError(f"MQTT: {self.packet} properties overrun their length")
+        return found
+
+    def _property(self, kind: int) -> Any:
+        if kind == _BYTE:
+            return self.byte()
+        if kind == _U16:
+            return self.u16()
+        if kind == _U32:
+            return self.u32()
+        if kind == _VARINT:
+            return self.varint()
+        if kind == _UTF8:
+            return self.string()
+        if kind == _BINARY:
+            return self.binary()
+        return (self.string(), self.string())
+
+    def rest(self) -> bytes:
+        chunk = self.data[self.pos :]
+        self.pos = len(self.data)
+        return chunk
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            extra = len(self.data) - self.pos
+            raise DecodeError(f"MQTT: {self.packet} has {extra} unexpected trailing bytes")

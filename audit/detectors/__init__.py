@@ -1,0 +1,8 @@
+"""Personal-data detectors: one module per category, run over a Document by ``detect``."""
+
+from __future__ import annotations
+
+from shekara.audit.detectors.base import Detector, Leaf, Match
+from shekara.audit.detectors.scan import DETECTORS, FLAT_SOURCES, detect, root_path
+
+__all__ = ["DETECTORS", "FLAT_SOURCES", "Detector", "Leaf", "Match", "detect", "root_path"]

@@ -1,0 +1,298 @@
+"""Walk a Document's tree once and route each value to the few detectors that could match it.
+
+Speed comes from the routing: per leaf only a type test, a cached key-hint
+lookup and a length or first-character test run before any regex or library
+call; most leaves (floats, booleans, short strings, small integers) stop there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shekara.audit.detectors import (
+    email,
+    iccid,
+    iin,
+    imei,
+    imsi,
+    keys,
+    license_plate,
+    location,
+    mac_address,
+    person_name,
+    phone,
+    text,
+    vin,
+)
+from shekara.audit.detectors.base import Detector, Leaf, Match
+from shekara.audit.detectors.keys import NO_KEY, KeyInfo, key_info
+from shekara.audit.model import Category, Document, Field, Hit
+
+#: Sources whose tree is a flat key/value mapping: their locators use the bare key.
+FLAT_SOURCES = frozenset(
+    {"request.query", "request.form", "request.header", "request.path", "mqtt.connect"}
+)
+#: Nesting deeper than this is not walked: a bound against hostile or cyclic trees.
+MAX_DEPTH = 100
+#: Strings longer than this, or sentences, are also scanned as free text.
+FREE_TEXT_MIN = 40
+_SENTENCE_MIN = 16
+
+# One bit per detector, in the order they run on a leaf.
+_ORDER: tuple[Detector, ...] = (
+    vin.DETECTOR,
+    imei.DETECTOR,
+    imsi.DETECTOR,
+    iccid.DETECTOR,
+    phone.DETECTOR,
+    email.DETECTOR,
+    iin.DETECTOR,
+    person_name.DETECTOR,
+    license_plate.DETECTOR,
+    mac_address.DETECTOR,
+    location.DETECTOR,
+)
+#: The detector of each category, for callers that want to run one on its own.
+DETECTORS: dict[Category, Detector] = {d.category: d for d in _ORDER}
+_BIT = {d.category: 1 << i for i, d in enumerate(_ORDER)}
+W_VIN = _BIT[Category.VIN]
+W_IMEI = _BIT[Category.IMEI]
+W_IMSI = _BIT[Category.IMSI]
+W_ICCID = _BIT[Category.ICCID]
+W_PHONE = _BIT[Category.PHONE]
+W_EMAIL = _BIT[Category.EMAIL]
+W_IIN = _BIT[Category.IIN]
+W_NAME = _BIT[Category.PERSON_NAME]
+W_PLATE = _BIT[Category.LICENSE_PLATE]
+W_MAC = _BIT[Category.MAC_ADDRESS]
+W_LOCATION = _BIT[Category.LOCATION]
+_DIGIT_DETECTORS = W_IMEI | W_IMSI | W_ICCID | W_PHONE | W_IIN | W_MAC
+
+_HINT_WANTS = (
+    (keys.VIN, W_VIN),
+    (keys.IMEI, W_IMEI),
+    (keys.IMSI, W_IMSI),
+    (keys.ICCID, W_ICCID),
+    (keys.SIM, W_IMSI | W_ICCID),
+    (keys.PHONE, W_PHONE),
+    (keys.IIN, W_IIN),
+    (keys.PERSON_NAME | keys.BARE_NAME | keys.DISPLAY_NAME, W_NAME),
+    (keys.PLATE, W_PLATE),
+    (keys.MAC, W_MAC),
+    (keys.POLYLINE | keys.LOCATION, W_LOCATION),
+)
+_WANTS_CACHE: dict[int, int] = {}
+_ICCID_MIN = 10**18  # 19 digits
+_FIFTEEN_DIGITS = 10**14
+
+
+def _keyed_wants(bits: int) -> int:
+    """Detectors a key name asks for, whatever the value looks like (cached per bit set)."""
+    wants = _WANTS_CACHE.get(bits)
+    if wants is None:
+        wants = 0
+        for hint, want in _HINT_WANTS:
+            if bits & hint:
+                wants |= want
+        if bits & keys.LAT and bits & keys.LON:
+            wants |= W_LOCATION  # "lat_lon": "43.2,76.9"
+        _WANTS_CACHE[bits] = wants
+    return wants
+
+
+def root_path(source: str, tree: Any) -> str:
+    """Where locator paths start: ``$`` for documents, bare keys for flat sources."""
+    if source in FLAT_SOURCES and type(tree) in (dict, list):
+        return ""
+    if source.startswith("mqtt.publish[") and type(tree) not in (dict, list):
+        return "payload"  # a non-JSON MQTT payload
+    return "$"
+
+
+class _Scan:
+    """The state of one walk: the document's source and the hits so far, deduplicated."""
+
+    __slots__ = ("hits", "prefix", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.prefix = source + ":"
+        self.hits: dict[tuple[str, Category], Hit] = {}
+
+    def add(
+        self, category: Category, path: str, key: KeyInfo, value: Any, match: Match
+    ) -> None:
+        locator = self.prefix + path
+        slot = (locator, category)
+        if slot in self.hits:
+            return  # one hit per (locator, category): the first, most specific, wins
+        field = Field(locator=locator, key=key.lower or None, value=value, source=self.source)
+        self.hits[slot] = Hit(category, field, match.canonical, match.evidence, match.confidence)
+
+    # --- containers -------------------------------------------------------
+    def visit(self, node: Any, path: str, key: KeyInfo, parent: KeyInfo, depth: int) -> None:
+        kind = type(node)
+        if kind is dict:
+            self.mapping(node, path, key, depth, in_track=False)
+        elif kind is list or kind is tuple:
+            self.sequence(node, path, key, parent, depth)
+        elif kind is str:
+            if len(node) > 1:
+                self.string(node, path, key, parent)
+        elif kind is int:
+            self.integer(node, path, key, parent)
+        elif kind is float or kind is bool or node is None:
+            return
+        else:
+            self.embedded(node, path, key, parent, depth)
+
+    def embedded(self, node: Any, path: str, key: KeyInfo, parent: KeyInfo, depth: int) -> None:
+        # A decoder's wrapper for a decoded string (embedded JSON, base64): anything with
+        # ``kind`` and ``tree``. The path goes on with ``<kind>``; the key stays the string's.
+        kind = getattr(node, "kind", None)
+        tree = getattr(node, "tree", None)
+        if isinstance(kind, str) and hasattr(node, "tree") and depth < MAX_DEPTH:
+            self.visit(tree, f"{path}<{kind}>", key, parent, depth + 1)
+
+    def mapping(
+        self, node: dict[Any, Any], path: str, own: KeyInfo, depth: int, *, in_track: bool
+    ) -> None:
+        if depth > MAX_DEPTH:
+            return
+        flat = not path
+        skip: str | None = None
+        if "coordinates" in node and "type" in node:
+            found = location.geojson_point(node)
+            if found:
+                ki = key_info("coordinates")
+                self.add(Category.LOCATION, path + ki.segment, ki, None, found)
+                skip = "coordinates"  # its pairs are lon,lat: not to be read again as lat,lon
+        lat: tuple[KeyInfo, Any] | None = None
+        lon: tuple[KeyInfo, Any] | None = None
+        for raw, value in node.items():
+            ki = key_info(raw if type(raw) is str else str(raw))
+            kind = type(value)
+            if kind is str:
+                if len(value) > 1:
+                    self.string(value, path + ki.segment if path else ki.raw, ki, own)
+            elif kind is int:
+                self.integer(value, path + ki.segment if path else ki.raw, ki, own)
+            elif kind is float or kind is bool or value is None:
+                pass
+            elif raw == skip:
+                continue
+            else:
+                child = ki.raw if flat else path + ki.segment
+                self.visit(value, child, ki, own, depth + 1)
+            latlon = ki.bits & (keys.LAT | keys.LON)
+            if latlon == keys.LAT:
+                if lat is None:
+                    lat = (ki, value)
+            elif latlon == keys.LON and lon is None:
+                lon = (ki, value)
+        if lat is not None and lon is not None and not in_track:
+            found = location.coordinate_pair(lat[1], lon[1], lat[0].bits | lon[0].bits)
+            if found:
+                ki = lat[0]
+                self.add(Category.LOCATION, path + ki.segment if path else ki.raw, ki, lat[1],
+                         found)
+
+    def sequence(
+        self, node: list[Any] | tuple[Any, ...], path: str, key: KeyInfo, parent: KeyInfo,
+        depth: int,
+    ) -> None:
+        if depth > MAX_DEPTH or not node:
+            return
+        first = type(node[0])
+        in_track = False
+        if first is dict or first is list or first is tuple:
+            found = location.track(node, key.bits)  # type: ignore[arg-type]
+            if found:
+                self.add(Category.LOCATION, path, key, None, found)
+                if first is not dict:
+                    return  # a list of bare pairs has nothing else to find
+                in_track = True  # its points are not reported one by one
+        elif first is float and key.bits & keys.LOCATION:
+            found = location.single_pair(node, key.bits)  # type: ignore[arg-type]
+            if found:
+                self.add(Category.LOCATION, path, key, None, found)
+                return
+        for index, item in enumerate(node):
+            kind = type(item)
+            if kind is float or kind is bool or item is None:
+                continue
+            if kind is str:
+                if len(item) > 1:
+                    self.string(item, f"{path}[{index}]", key, parent)
+            elif kind is int:
+                self.integer(item, f"{path}[{index}]", key, parent)
+            elif kind is dict:
+                self.mapping(item, f"{path}[{index}]", key, depth + 1, in_track=in_track)
+            else:
+                self.visit(item, f"{path}[{index}]", key, parent, depth + 1)
+
+    # --- leaves -----------------------------------------------------------
+    def run(self, wants: int, value: str | int, path: str, key: KeyInfo, parent: KeyInfo) -> None:
+        leaf = Leaf(value, key.lower or None, key.bits, parent.bits)
+        for i, detector in enumerate(_ORDER):
+            if wants >> i & 1:
+                match = detector.check(leaf)
+                if match:
+                    self.add(detector.category, path, key, value, match)
+
+    def string(self, value: str, path: str, key: KeyInfo, parent: KeyInfo) -> None:
+        bits = key.bits
+        wants = _keyed_wants(bits) if bits else 0
+        n = len(value)
+        first = value[0]
+        if first.isdigit() and value.isascii() and value.isdigit():
+            if not bits & keys.DIGIT_IDS:
+                if n == 15:
+                    wants |= W_IMEI
+                elif n == 12:
+                    wants |= W_IIN
+                elif 19 <= n <= 20 and value.startswith("89"):
+                    wants |= W_ICCID
+        else:
+            if first == "+":
+                wants |= W_PHONE
+            if "@" in value:
+                wants |= W_EMAIL
+            if n == 17:
+                wants |= W_VIN
+                if value[2] in ":-":
+                    wants |= W_MAC
+            elif n == 14 and value[4] == ".":
+                wants |= W_MAC
+            elif n in (20, 21) and value[-1] in "Ff" and value.startswith("89"):
+                wants |= W_ICCID
+            if first in license_plate.CN_PROVINCES:
+                wants |= W_PLATE
+            if "$" in value or (n <= 64 and ("," in value or ";" in value)):
+                wants |= W_LOCATION
+        if wants:
+            self.run(wants, value, path, key, parent)
+        if n > FREE_TEXT_MIN or (n >= _SENTENCE_MIN and " " in value):
+            for category, match in text.scan_text(value):
+                self.add(category, path, key, value, match)
+
+    def integer(self, value: int, path: str, key: KeyInfo, parent: KeyInfo) -> None:
+        bits = key.bits
+        if bits & keys.DIGIT_IDS:
+            wants = _keyed_wants(bits) & _DIGIT_DETECTORS
+        elif value >= _FIFTEEN_DIGITS:
+            # A JSON number carries no key-independent evidence beyond its digits: only the
+            # self-checking forms (IMEI and ICCID Luhn) are tried.
+            wants = W_IMEI if value < 10**15 else W_ICCID if value >= _ICCID_MIN else 0
+        else:
+            return
+        if wants:
+            self.run(wants, value, path, key, parent)
+
+
+def detect(doc: Document) -> list[Hit]:
+    """Every validated personal-data hit in a Document, one per (locator, category)."""
+    scan = _Scan(doc.source)
+    root = root_path(doc.source, doc.tree)
+    scan.visit(doc.tree, root, NO_KEY, NO_KEY, 0)
+    return list(scan.hits.values())

@@ -1,0 +1,150 @@
+"""Typed values that cross the pipeline's arrows: document → field → hit → finding.
+
+They are frozen and slotted because a value that changes after detection
+would make the stored evidence disagree with what was observed.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Category(enum.StrEnum):
+    """Stable category ids, shared by detectors, rules, store, API and exports."""
+
+    LOCATION = "location"
+    VIN = "vin"
+    IMEI = "imei"
+    IMSI = "imsi"
+    ICCID = "iccid"
+    PHONE = "phone"
+    EMAIL = "email"
+    IIN = "iin"
+    PERSON_NAME = "person_name"
+    LICENSE_PLATE = "license_plate"
+    MAC_ADDRESS = "mac_address"
+
+
+class Verdict(enum.StrEnum):
+    """Where the data went, as far as the evidence tells."""
+
+    CROSS_BORDER = "cross_border"
+    DOMESTIC = "domestic"
+    UNKNOWN = "unknown"
+
+
+class Confidence(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One decoded unit of a flow: a tree of JSON-like values and where it was seen.
+
+    ``source`` is the locator prefix (``request.body``, ``request.query``,
+    ``request.header``, ``websocket.message[3]``,
+    ``mqtt.publish[vehicle/1/telemetry]``, ``mqtt.connect``); ``tree`` holds
+    dicts, lists, strings, numbers, booleans and ``None`` only.
+    """
+
+    source: str
+    tree: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A decoded value and the place it was found.
+
+    ``locator`` is ``source:path``, e.g. ``request.body:$.vehicle.vin`` or
+    ``request.query:lat``; ``key`` is the innermost key name (lower case),
+    the strongest hint a detector has besides the value itself.
+    """
+
+    locator: str
+    key: str | None
+    value: str | int | float | bool | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A field that a detector validated as personal data of one category.
+
+    ``canonical`` is the normalised value (upper-case VIN, E.164 phone,
+    ``lat,lon`` rounded to 6 decimals) that is hashed and masked; the plain
+    value never leaves the core except through those two.
+    """
+
+    category: Category
+    field: Field
+    canonical: str
+    evidence: str
+    confidence: Confidence = Confidence.HIGH
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a flow's bytes went, with the source that decided the country."""
+
+    host: str | None
+    ip: str | None
+    port: int | None
+    sni: str | None = None
+    country: str | None = None
+    city: str | None = None
+    asn: int | None = None
+    org: str | None = None
+    geo_source: str | None = None
+    geo_build: str | None = None
+    confidence: Confidence = Confidence.LOW
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A personal-data hit judged against a destination and a rule: the stored evidence."""
+
+    flow_id: str
+    category: Category
+    field: str
+    source: str
+    preview: str
+    value_hash: str
+    destination: Destination
+    verdict: Verdict
+    violation: bool
+    rule_id: str
+    severity: str
+    detector: str
+    confidence: Confidence
+    observed_at: float
+    recorded_at: float
+    legal_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something the pipeline could not read: recorded, never silently dropped."""
+
+    flow_id: str
+    source: str
+    reason: str
+    destination: Destination | None = None
+    observed_at: float = 0.0
+
+
+@dataclass(slots=True)
+class FlowAnalysis:
+    """What the pipeline learned about one flow so far (kept in flow.metadata)."""
+
+    flow_id: str
+    observed_at: float
+    destination: Destination | None = None
+    documents: list[Document] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)

@@ -1,0 +1,87 @@
+"""Judges a personal-data hit against its destination under a ruleset.
+
+Words matter here: a foreign destination makes the hit a *cross-border
+transfer observed* (Art. 16); it is flagged ``violation`` because officials
+query it so, while the rule text says what it does and does not prove.
+"""
+
+from __future__ import annotations
+
+from shekara.audit.model import Category, Destination, Finding, Hit, Verdict
+from shekara.audit.redact import Redactor
+from shekara.rulesets.loader import Ruleset
+from shekara.rulesets.schema import Rule
+
+
+class NoRuleError(LookupError):
+    """The ruleset has no rule for a verdict: a ruleset bug, reported at load."""
+
+
+class Judge:
+    def __init__(self, ruleset: Ruleset, redactor: Redactor) -> None:
+        self.ruleset = ruleset
+        self.redactor = redactor
+        j = ruleset.header.jurisdiction
+        self.home = j.country
+        self.adequate = frozenset(j.adequate_countries)
+        self._rules: dict[tuple[Verdict, Category], Rule] = {}
+        for verdict in Verdict:
+            for category in Category:
+                rule = self._first_rule(verdict, category)
+                if rule is None:
+                    raise NoRuleError(
+                        f"ruleset {ruleset.label} has no rule for {category} with verdict {verdict}"
+                    )
+                self._rules[verdict, category] = rule
+
+    def _first_rule(self, verdict: Verdict, category: Category) -> Rule | None:
+        for rule in self.ruleset.rules:
+            cats = rule.match.categories
+            if rule.match.verdict == verdict and (cats == "any" or category in cats):
+                return rule
+        return None
+
+    def verdict(self, dest: Destination | None) -> Verdict:
+        if dest is None or dest.private or not dest.country:
+            return Verdict.UNKNOWN
+        return Verdict.DOMESTIC if dest.country == self.home else Verdict.CROSS_BORDER
+
+    def rule(self, category: Category, verdict: Verdict) -> Rule:
+        return self._rules[verdict, category]
+
+    def is_violation(self, verdict: Verdict, dest: Destination | None) -> bool:
+        return (
+            verdict is Verdict.CROSS_BORDER
+            and dest is not None
+            and dest.country not in self.adequate
+        )
+
+    def judge(
+        self,
+        hit: Hit,
+        dest: Destination | None,
+        flow_id: str,
+        observed_at: float,
+        recorded_at: float,
+    ) -> Finding:
+        verdict = self.verdict(dest)
+        rule = self.rule(hit.category, verdict)
+        preview, value_hash = self.redactor.redact(hit)
+        return Finding(
+            flow_id=flow_id,
+            category=hit.category,
+            field=hit.field.locator,
+            source=hit.field.source,
+            preview=preview,
+            value_hash=value_hash,
+            destination=dest or Destination(host=None, ip=None, port=None),
+            verdict=verdict,
+            violation=self.is_violation(verdict, dest),
+            rule_id=rule.id,
+            severity=rule.severity,
+            detector=hit.evidence,
+            confidence=hit.confidence,
+            observed_at=observed_at,
+            recorded_at=recorded_at,
+            legal_refs=tuple(f"{r.law} Art. {r.article}" for r in rule.legal_refs),
+        )

@@ -1,0 +1,1 @@
+"""Builders for the sample captures: valid planted identifiers, flows and their manifests."""

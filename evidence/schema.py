@@ -1,0 +1,136 @@
+"""Tables of the findings store, as SQLAlchemy Core so bulk inserts stay cheap.
+
+Times are float epoch seconds (UTC), like the core model, so a replayed
+capture keeps the capture's own clock. Only the masked preview and the keyed
+hash of a value are stored, never the plain value.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Named constraints keep migrations (Alembic, PostgreSQL) deterministic later.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+RUN_KINDS = ("replay", "proxy")
+RUN_STATUSES = ("running", "completed", "failed", "interrupted")
+VERDICTS = ("cross_border", "domestic", "unknown")
+CONFIDENCES = ("high", "medium", "low")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("kind", String(16), nullable=False),
+    Column("capture", Text),
+    Column("capture_sha256", String(64)),
+    Column("ruleset_name", String(200)),
+    Column("ruleset_version", String(100)),
+    Column("geo_sources", JSON),
+    Column("tool_version", String(100)),
+    Column("flows_read", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, default="running"),
+    Column("error", Text),
+    CheckConstraint(_in("kind", RUN_KINDS), name="kind"),
+    CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("field", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("preview", String(300), nullable=False),
+    Column("value_hash", String(128), nullable=False),
+    Column("host", String(255)),
+    Column("ip", String(45)),
+    Column("port", Integer),
+    Column("sni", String(255)),
+    Column("country", String(2)),
+    Column("city", String(200)),
+    # ASNs are 32-bit unsigned: they overflow PostgreSQL's INTEGER.
+    Column("asn", BigInteger),
+    Column("org", String(300)),
+    Column("geo_source", String(100)),
+    Column("geo_build", String(100)),
+    Column("geo_confidence", String(8), nullable=False),
+    Column("private", Boolean, nullable=False, default=False),
+    Column("verdict", String(16), nullable=False),
+    Column("violation", Boolean, nullable=False),
+    Column("rule_id", String(200), nullable=False),
+    Column("severity", String(32), nullable=False),
+    Column("detector", Text, nullable=False),
+    Column("confidence", String(8), nullable=False),
+    Column("observed_at", Float, nullable=False),
+    Column("recorded_at", Float, nullable=False),
+    Column("legal_refs", JSON, nullable=False),
+    # The same hit seen again (a retried batch, a re-read flow) is one finding.
+    UniqueConstraint("run_id", "flow_id", "field", "category"),
+    CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
+    CheckConstraint(_in("confidence", CONFIDENCES), name="confidence"),
+    CheckConstraint(_in("geo_confidence", CONFIDENCES), name="geo_confidence"),
+    Index(None, "run_id"),
+    Index(None, "category"),
+    Index(None, "country"),
+    Index(None, "host"),
+    Index(None, "rule_id"),
+    # Every API listing filters on violation and walks ids in order.
+    Index(None, "violation", "id"),
+    # The same VIN or phone across flows and runs is found through its hash.
+    Index(None, "value_hash"),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("host", String(255)),
+    Column("ip", String(45)),
+    Column("country", String(2)),
+    Column("observed_at", Float, nullable=False),
+    # A retried batch must not record the same unreadable part twice.
+    UniqueConstraint("run_id", "flow_id", "source", "reason"),
+    Index(None, "run_id"),
+)

@@ -1,0 +1,384 @@
+"""The findings store: runs, findings and notes in SQLite now, PostgreSQL later.
+
+Writes are bulk inserts in one transaction that skip duplicates, so a retried
+batch or a re-read flow never doubles the evidence. SQLite runs in WAL mode
+with ``synchronous=FULL`` because evidence that vanishes on a power cut is no
+evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from shekara.audit.model import Category, Finding, Note
+from shekara.evidence import schema
+from shekara.evidence.rows import (
+    RunRecord,
+    StoredFinding,
+    StoredNote,
+    SummaryRow,
+    finding_to_row,
+    note_to_row,
+    row_to_finding,
+    row_to_note,
+    row_to_run,
+)
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Insert,
+    Table,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+# Bounds the rows one query holds in memory; the API pages well below it.
+MAX_LIMIT = 10_000
+
+
+class StoreError(Exception):
+    """The store cannot be used: unreachable, or its tables are missing."""
+
+
+class UnknownRunError(LookupError):
+    """A run id that the store does not hold."""
+
+
+def _tool_version() -> str:
+    try:
+        return importlib_metadata.version("shekara")
+    except importlib_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def configure_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int) -> None:
+    """Set the durability and locking pragmas on one new SQLite connection."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() not in ("wal", "memory"):
+            log.warning("SQLite refused WAL mode (journal_mode=%s)", mode)
+        # synchronous is per connection, not stored in the file: set it every time.
+        cursor.execute("PRAGMA synchronous=FULL")
+        # SQLite ignores foreign keys unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+class FindingStore:
+    """Runs, findings and notes behind one SQLAlchemy engine; safe to share across threads."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+        parsed = make_url(url)
+        self.url = parsed
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {
+                "timeout": busy_timeout_ms / 1000,
+                "check_same_thread": False,
+            }
+            if parsed.database in (None, "", ":memory:"):
+                # One shared connection, or each thread would see its own empty database.
+                kwargs["poolclass"] = StaticPool
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(parsed, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(
+                self.engine,
+                "connect",
+                lambda dbapi_conn, _record: configure_sqlite_connection(
+                    dbapi_conn, busy_timeout_ms
+                ),
+            )
+
+    def __repr__(self) -> str:
+        return f"FindingStore({self.url.render_as_string(hide_password=True)!r})"
+
+    def create_schema(self) -> None:
+        """Create the tables and indexes that are missing; existing ones are left alone."""
+        schema.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        """Close pooled connections (at shutdown)."""
+        self.engine.dispose()
+
+    def check(self) -> None:
+        """Raise StoreError unless the database answers and holds the store's tables."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+                inspector = inspect(conn)
+                missing = [t for t in schema.metadata.tables if not inspector.has_table(t)]
+        except Exception as exc:
+            raise StoreError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        if missing:
+            raise StoreError(f"missing tables: {', '.join(sorted(missing))}")
+
+    # -- runs ---------------------------------------------------------------
+
+    def start_run(
+        self,
+        kind: str,
+        capture: str | Path | None = None,
+        capture_sha256: str | None = None,
+        *,
+        ruleset_name: str | None = None,
+        ruleset_version: str | None = None,
+        geo_sources: Any = None,
+        tool_version: str | None = None,
+        started_at: float | None = None,
+    ) -> int:
+        """Record the start of a replay or proxy session; return its run id.
+
+        ``geo_sources`` is any JSON value naming the geolocation databases and
+        their builds, so a verdict can be traced to the data that decided it.
+        """
+        if kind not in schema.RUN_KINDS:
+            raise ValueError(f"run kind must be one of {schema.RUN_KINDS}, not {kind!r}")
+        values = {
+            "kind": kind,
+            "started_at": time.time() if started_at is None else started_at,
+            "capture": str(capture) if capture is not None else None,
+            "capture_sha256": capture_sha256,
+            "ruleset_name": ruleset_name,
+            "ruleset_version": ruleset_version,
+            "geo_sources": geo_sources,
+            "tool_version": tool_version or _tool_version(),
+            "flows_read": 0,
+            "status": "running",
+        }
+        with self.engine.begin() as conn:
+            result = conn.execute(schema.runs.insert().values(**values))
+            (run_id,) = result.inserted_primary_key or (None,)
+        if run_id is None:
+            raise StoreError("the database returned no id for the new run")
+        return int(run_id)
+
+    def finish_run(
+        self,
+        run_id: int,
+        flows_read: int,
+        status: str,
+        error: str | None = None,
+        *,
+        finished_at: float | None = None,
+    ) -> None:
+        """Record how a run ended: flows read, ``completed``/``failed``/``interrupted``."""
+        if status not in schema.RUN_STATUSES or status == "running":
+            raise ValueError(f"a finished run's status cannot be {status!r}")
+        values = {
+            "finished_at": time.time() if finished_at is None else finished_at,
+            "flows_read": flows_read,
+            "status": status,
+            "error": error,
+        }
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(schema.runs).where(schema.runs.c.id == run_id).values(**values)
+            )
+            if result.rowcount == 0:
+                raise UnknownRunError(run_id)
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        """The run with this id, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(schema.runs).where(schema.runs.c.id == run_id)).first()
+        return row_to_run(row._mapping) if row is not None else None
+
+    # -- writing ------------------------------------------------------------
+
+    def _insert_ignoring_duplicates(self, table: Table) -> Insert:
+        if self.dialect == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        if self.dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        raise StoreError(f"no duplicate-skipping insert for the {self.dialect} dialect")
+
+    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()) -> None:
+        """Store findings and notes of a run in one transaction; duplicates are skipped.
+
+        Any other failure (unknown run, unreachable database) raises and stores nothing.
+        """
+        finding_rows = [finding_to_row(run_id, f) for f in findings]
+        note_rows = [note_to_row(run_id, n) for n in notes]
+        if not finding_rows and not note_rows:
+            return
+        with self.engine.begin() as conn:
+            if finding_rows:
+                conn.execute(self._insert_ignoring_duplicates(schema.findings), finding_rows)
+            if note_rows:
+                conn.execute(self._insert_ignoring_duplicates(schema.notes), note_rows)
+
+    # -- reading ------------------------------------------------------------
+
+    @staticmethod
+    def _finding_filters(
+        *,
+        run_id: int | None = None,
+        category: Category | str | None = None,
+        country: str | None = None,
+        host: str | None = None,
+        rule_id: str | None = None,
+        violation: bool | None = None,
+    ) -> list[ColumnElement[bool]]:
+        c = schema.findings.c
+        clauses: list[ColumnElement[bool]] = []
+        if run_id is not None:
+            clauses.append(c.run_id == run_id)
+        if category is not None:
+            clauses.append(c.category == str(Category(category)))
+        if country is not None:
+            clauses.append(c.country == country.upper())
+        if host is not None:
+            clauses.append(c.host == host.lower())
+        if rule_id is not None:
+            clauses.append(c.rule_id == rule_id)
+        if violation is not None:
+            # '=' rather than 'IS' so PostgreSQL can use the (violation, id) index too.
+            clauses.append(c.violation == violation)
+        return clauses
+
+    def query_findings(
+        self,
+        *,
+        run_id: int | None = None,
+        category: Category | str | None = None,
+        country: str | None = None,
+        host: str | None = None,
+        rule_id: str | None = None,
+        violation: bool | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[StoredFinding]:
+        """Findings matching every given filter, by ascending id, after ``after_id``."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be within 1..{MAX_LIMIT}, not {limit}")
+        clauses = self._finding_filters(
+            run_id=run_id,
+            category=category,
+            country=country,
+            host=host,
+            rule_id=rule_id,
+            violation=violation,
+        )
+        if after_id is not None:
+            clauses.append(schema.findings.c.id > after_id)
+        stmt = select(schema.findings).where(*clauses).order_by(schema.findings.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [row_to_finding(row) for row in rows]
+
+    def query_violations(
+        self,
+        *,
+        run_id: int | None = None,
+        category: Category | str | None = None,
+        country: str | None = None,
+        host: str | None = None,
+        rule_id: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[StoredFinding]:
+        """Findings judged a violation, filtered like ``query_findings``."""
+        return self.query_findings(
+            run_id=run_id,
+            category=category,
+            country=country,
+            host=host,
+            rule_id=rule_id,
+            violation=True,
+            after_id=after_id,
+            limit=limit,
+        )
+
+    def count(
+        self,
+        *,
+        run_id: int | None = None,
+        category: Category | str | None = None,
+        country: str | None = None,
+        host: str | None = None,
+        rule_id: str | None = None,
+        violation: bool | None = None,
+    ) -> int:
+        """How many findings match every given filter."""
+        clauses = self._finding_filters(
+            run_id=run_id,
+            category=category,
+            country=country,
+            host=host,
+            rule_id=rule_id,
+            violation=violation,
+        )
+        stmt = select(func.count()).select_from(schema.findings).where(*clauses)
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def summary(self, run_id: int | None = None) -> list[SummaryRow]:
+        """Violations per (country, host, category), most frequent first."""
+        c = schema.findings.c
+        n = func.count().label("n")
+        stmt = (
+            select(c.country, c.host, c.category, n)
+            .where(c.violation == true())
+            .group_by(c.country, c.host, c.category)
+            .order_by(n.desc(), c.country, c.host, c.category)
+        )
+        if run_id is not None:
+            stmt = stmt.where(c.run_id == run_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            SummaryRow(country=r.country, host=r.host, category=Category(r.category), count=r.n)
+            for r in rows
+        ]
+
+    def query_notes(
+        self, *, run_id: int | None = None, after_id: int | None = None, limit: int = 100
+    ) -> list[StoredNote]:
+        """Notes (unreadable parts of flows), by ascending id."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be within 1..{MAX_LIMIT}, not {limit}")
+        c = schema.notes.c
+        stmt = select(schema.notes).order_by(c.id).limit(limit)
+        if run_id is not None:
+            stmt = stmt.where(c.run_id == run_id)
+        if after_id is not None:
+            stmt = stmt.where(c.id > after_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [row_to_note(row) for row in rows]
+
+    def count_notes(self, run_id: int | None = None) -> int:
+        """How many notes a run (or the whole store) holds."""
+        stmt = select(func.count()).select_from(schema.notes)
+        if run_id is not None:
+            stmt = stmt.where(schema.notes.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+
+def _first_line(exc: BaseException) -> str:
+    # SQLAlchemy appends the SQL and a docs link; the first line is the cause.
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Running Shekara: the CLI, replay of saved captures and the live proxy."""

@@ -1,0 +1,1 @@
+"""Rulesets: declarative YAML judged by one pydantic schema at load."""

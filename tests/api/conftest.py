@@ -1,0 +1,116 @@
+"""Fixtures for the API tests: a real SQLite store filled through FindingStore, and a client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from shekara.api.app import create_app
+from shekara.api.settings import Settings
+from shekara.audit.model import Category, Confidence, Destination, Finding, Verdict
+from shekara.evidence.store import FindingStore
+
+CN = Destination(
+    host="telematics.example.cn",
+    ip="203.0.113.7",
+    port=443,
+    sni="telematics.example.cn",
+    country="CN",
+    city="Beijing",
+    asn=4134,
+    org="Example Telecom",
+    geo_source="geolite2-country",
+    geo_build="2024-06-01",
+    confidence=Confidence.HIGH,
+)
+DE = replace(CN, host="maps.example.de", sni="maps.example.de", country="DE", city=None)
+KZ = replace(CN, host="api.example.kz", sni="api.example.kz", country="KZ", city="Almaty")
+
+# A plain VIN the tests make sure never reaches a response.
+PLAIN_VIN = "WVWZZZ1JZXW000001"
+
+
+def build_finding(**overrides: Any) -> Finding:
+    base = Finding(
+        flow_id="flow",
+        category=Category.VIN,
+        field="request.body:$.vehicle.vin",
+        source="request.body",
+        preview="WVW**********0001",
+        value_hash="9f" * 32,
+        destination=CN,
+        verdict=Verdict.CROSS_BORDER,
+        violation=True,
+        rule_id="KZ-LOC-VIN",
+        severity="high",
+        detector="vin: ISO 3779 check digit valid",
+        confidence=Confidence.HIGH,
+        observed_at=1_700_000_000.0,
+        recorded_at=1_700_000_001.0,
+        legal_refs=("KZ-PDL-12(2)",),
+    )
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FindingStore]:
+    s = FindingStore(f"sqlite:///{tmp_path / 'api.db'}")
+    s.create_schema()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def runs(store: FindingStore) -> tuple[int, int]:
+    """Two runs: 12 CN VIN + 3 CN phone + 2 DE location violations, 4 KZ non-violations."""
+    a, b = store.start_run("replay"), store.start_run("proxy")
+    store.add(a, [build_finding(flow_id=f"vin-{i}") for i in range(12)], [])
+    store.add(
+        a,
+        [
+            build_finding(
+                flow_id=f"phone-{i}",
+                category=Category.PHONE,
+                rule_id="KZ-LOC-PHONE",
+                field="request.query:msisdn",
+                source="request.query",
+            )
+            for i in range(3)
+        ],
+        [],
+    )
+    store.add(
+        b,
+        [
+            build_finding(
+                flow_id=f"loc-{i}",
+                category=Category.LOCATION,
+                destination=DE,
+                rule_id="KZ-LOC-LOCATION",
+            )
+            for i in range(2)
+        ]
+        + [
+            build_finding(
+                flow_id=f"kz-{i}",
+                destination=KZ,
+                verdict=Verdict.DOMESTIC,
+                violation=False,
+                rule_id="KZ-LOC-VIN",
+            )
+            for i in range(4)
+        ],
+        [],
+    )
+    return a, b
+
+
+@pytest.fixture
+def client(store: FindingStore) -> Iterator[TestClient]:
+    app = create_app(Settings(db_url="sqlite://"), store=store)
+    with TestClient(app) as c:
+        yield c

@@ -1,0 +1,46 @@
+"""create_app wires settings, store and routers; the API never creates tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from shekara.api.app import create_app
+from shekara.api.settings import Settings
+from shekara.evidence.store import FindingStore
+from sqlalchemy import inspect
+
+from .conftest import build_finding
+
+
+def test_store_is_opened_from_settings(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'from-settings.db'}"
+    writer_side = FindingStore(url)
+    writer_side.create_schema()
+    writer_side.add(writer_side.start_run("replay"), [build_finding()], [])
+    app = create_app(Settings(db_url=url))
+    with TestClient(app) as c:
+        assert c.get("/violations").json()["count"] == 1
+    assert isinstance(app.state.store, FindingStore)
+    assert app.state.settings.db_url == url
+
+
+def test_api_does_not_create_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'blank.db'}"
+    with TestClient(create_app(Settings(db_url=url))) as c:
+        c.get("/health")
+        c.get("/violations")
+    probe = FindingStore(url)
+    assert inspect(probe.engine).get_table_names() == []
+    probe.dispose()
+
+
+def test_routes_are_mounted(client: TestClient) -> None:
+    paths = set(client.get("/openapi.json").json()["paths"])
+    assert {"/health", "/violations"} <= paths
+
+
+def test_openapi_describes_the_page_schema(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    params = {p["name"] for p in spec["paths"]["/violations"]["get"]["parameters"]}
+    assert params == {"category", "country", "host", "run_id", "rule", "limit", "cursor"}

@@ -1,0 +1,322 @@
+"""MQTT stream reassembly and CONNECT/PUBLISH decoding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from shekara.audit.decoders.errors import DecodeError
+from shekara.audit.decoders.mqtt import (
+    MqttStream,
+    MqttStreamError,
+    Undecoded,
+    looks_like_mqtt,
+)
+from shekara.audit.decoders.tree import flatten
+from shekara.audit.model import Document
+
+PASSWORD = b"s3cret-password"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _str(s: str | bytes) -> bytes:
+    raw = s.encode() if isinstance(s, str) else s
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    return bytes([first]) + _varint(len(body)) + body
+
+
+def _props(raw: bytes = b"") -> bytes:
+    return _varint(len(raw)) + raw
+
+
+def connect(
+    client_id: str = "car-356938035643809",
+    *,
+    username: str | None = None,
+    password: bytes | None = None,
+    will: tuple[str, bytes] | None = None,
+    name: bytes = b"MQTT",
+    level: int = 4,
+) -> bytes:
+    flags = 0x02
+    payload = _str(client_id)
+    if will is not None:
+        flags |= 0x04
+        payload += (_props() if level == 5 else b"") + _str(will[0]) + _str(will[1])
+    if username is not None:
+        flags |= 0x80
+        payload += _str(username)
+    if password is not None:
+        flags |= 0x40
+        payload += _str(password)
+    variable = _str(name) + bytes([level, flags]) + (60).to_bytes(2, "big")
+    if level == 5:
+        variable += _props(b"\x11\x00\x00\x00\x3c")  # session expiry 60
+    return _packet(0x10, variable + payload)
+
+
+def publish(
+    topic: str,
+    payload: bytes,
+    *,
+    qos: int = 0,
+    retain: bool = False,
+    packet_id: int = 7,
+    props: bytes | None = None,
+) -> bytes:
+    body = _str(topic)
+    if qos:
+        body += packet_id.to_bytes(2, "big")
+    if props is not None:
+        body += _props(props)
+    return _packet(0x30 | qos << 1 | int(retain), body + payload)
+
+
+SUBSCRIBE = _packet(0x82, (1).to_bytes(2, "big") + _str("cmd/#") + b"\x01")
+PINGREQ = b"\xc0\x00"
+DISCONNECT = b"\xe0\x00"
+TELEMETRY = {"vin": "WBA00000000DEMO02", "pos": {"lat": 43.238949, "lon": 76.889709}}
+
+
+def _rows(docs: list[Document]) -> list[tuple[str, Any]]:
+    return [(f.locator, f.value) for doc in docs for f in flatten(doc)]
+
+
+def test_connect_fields_and_no_password() -> None:
+    stream = MqttStream()
+    (doc,) = stream.feed(connect(username="aliya@example.kz", password=PASSWORD))
+    assert doc.source == "mqtt.connect"
+    rows = _rows([doc])
+    assert rows == [
+        ("mqtt.connect:client_id", "car-356938035643809"),
+        ("mqtt.connect:username", "aliya@example.kz"),
+        ("mqtt.connect:password_present", True),
+    ]
+    assert all(PASSWORD.decode() not in str(value) for _, value in rows)
+
+
+def test_connect_without_credentials_and_with_will() -> None:
+    will = ("cars/V/status", json.dumps({"vin": "V", "state": "offline"}).encode())
+    (doc,) = MqttStream().feed(connect("c1", will=will))
+    assert _rows([doc]) == [
+        ("mqtt.connect:client_id", "c1"),
+        ("mqtt.connect:will_topic", "cars/V/status"),
+        ("mqtt.connect:will_message<json>.vin", "V"),
+        ("mqtt.connect:will_message<json>.state", "offline"),
+    ]
+
+
+def test_connect_binary_will_is_noted() -> None:
+    stream = MqttStream()
+    (doc,) = stream.feed(connect("c1", will=("t", b"\x00\xff\x01")))
+    assert _rows([doc]) == [("mqtt.connect:client_id", "c1"), ("mqtt.connect:will_topic", "t")]
+    assert stream.take_notes() == [Undecoded("mqtt.connect", "binary will message")]
+
+
+@pytest.mark.parametrize("name, level", [(b"MQIsdp", 3), (b"MQTT", 4), (b"MQTT", 5)])
+def test_connect_protocol_versions(name: bytes, level: int) -> None:
+    packet = connect("id-1", username="u", will=("w", b"bye"), name=name, level=level)
+    (doc,) = MqttStream().feed(packet)
+    assert doc.tree == {
+        "client_id": "id-1",
+        "will_topic": "w",
+        "will_message": "bye",
+        "username": "u",
+    }
+
+
+@pytest.mark.parametrize(
+    "qos, retain", [(0, False), (0, True), (1, False), (1, True), (2, False), (2, True)]
+)
+def test_publish_json_any_qos(qos: int, retain: bool) -> None:
+    packet = publish("vehicle/1/telemetry", json.dumps(TELEMETRY).encode(), qos=qos, retain=retain)
+    (doc,) = MqttStream().feed(packet)
+    assert doc.source == "mqtt.publish[vehicle/1/telemetry]"
+    assert _rows([doc]) == [
+        ("mqtt.publish[vehicle/1/telemetry]:$.vin", "WBA00000000DEMO02"),
+        ("mqtt.publish[vehicle/1/telemetry]:$.pos.lat", 43.238949),
+        ("mqtt.publish[vehicle/1/telemetry]:$.pos.lon", 76.889709),
+    ]
+
+
+@pytest.mark.parametrize(
+    "payload, rows",
+    [
+        (b"43.238949,76.889709", [("mqtt.publish[t]:payload", "43.238949,76.889709")]),
+        (b"23.5", [("mqtt.publish[t]:$", 23.5)]),
+        (b'{"d": "{\\"vin\\": \\"V\\"}"}', [("mqtt.publish[t]:$.d<json>.vin", "V")]),
+        (b"eyJ2aW4iOiAiViJ9", [("mqtt.publish[t]:payload<base64><json>.vin", "V")]),
+        ("Алия online".encode(), [("mqtt.publish[t]:payload", "Алия online")]),
+    ],
+)
+def test_publish_payload_forms(payload: bytes, rows: list[tuple[str, Any]]) -> None:
+    assert _rows(MqttStream().feed(publish("t", payload))) == rows
+
+
+def test_publish_binary_payload_is_a_note_not_a_document() -> None:
+    stream = MqttStream()
+    assert stream.feed(publish("bin/t", b"\x08\x96\x01\xff\x00")) == []
+    assert stream.take_notes() == [
+        Undecoded("mqtt.publish[bin/t]", "binary MQTT payload, 5 bytes, not decoded")
+    ]
+    assert stream.take_notes() == []
+
+
+def test_publish_empty_payload_gives_nothing() -> None:
+    stream = MqttStream()
+    assert stream.feed(publish("retained/clear", b"", retain=True)) == []
+    assert stream.take_notes() == []
+
+
+def test_hostile_payload_spoils_only_its_packet() -> None:
+    stream = MqttStream()
+    bomb = b"[" * 150 + b"]" * 150
+    docs = stream.feed(publish("a", bomb) + publish("b", b'{"ok": 1}'))
+    assert _rows(docs) == [("mqtt.publish[b]:$.ok", 1)]
+    (note,) = stream.take_notes()
+    assert note.source == "mqtt.publish[a]" and "nested deeper" in note.reason
+
+
+def test_mqtt5_properties_and_topic_alias() -> None:
+    stream = MqttStream()
+    alias = b"\x23\x00\x05"
+    stream_bytes = (
+        connect("v5", level=5)
+        + publish("cars/V/pos", b'{"lat": 1}', qos=1, props=alias + b"\x01\x01")
+        + publish("", b'{"lat": 2}', props=alias)
+        + publish("x", b'{"lat": 3}', props=b"\x26" + _str("k") + _str("v"))
+    )
+    assert _rows(stream.feed(stream_bytes)) == [
+        ("mqtt.connect:client_id", "v5"),
+        ("mqtt.publish[cars/V/pos]:$.lat", 1),
+        ("mqtt.publish[cars/V/pos]:$.lat", 2),
+        ("mqtt.publish[x]:$.lat", 3),
+    ]
+
+
+SESSION = (
+    connect(username="u", password=PASSWORD)
+    + SUBSCRIBE
+    + publish("vehicle/1/telemetry", json.dumps(TELEMETRY).encode(), qos=1)
+    + PINGREQ
+    + publish("vehicle/1/text", b"engine on", qos=2, retain=True)
+    + DISCONNECT
+)
+SESSION_ROWS = [
+    ("mqtt.connect:client_id", "car-356938035643809"),
+    ("mqtt.connect:username", "u"),
+    ("mqtt.connect:password_present", True),
+    ("mqtt.publish[vehicle/1/telemetry]:$.vin", "WBA00000000DEMO02"),
+    ("mqtt.publish[vehicle/1/telemetry]:$.pos.lat", 43.238949),
+    ("mqtt.publish[vehicle/1/telemetry]:$.pos.lon", 76.889709),
+    ("mqtt.publish[vehicle/1/text]:payload", "engine on"),
+]
+
+
+def test_several_packets_in_one_chunk() -> None:
+    assert _rows(MqttStream().feed(SESSION)) == SESSION_ROWS
+
+
+@pytest.mark.parametrize("cut", range(1, len(SESSION)))
+def test_split_at_every_byte_boundary(cut: int) -> None:
+    stream = MqttStream()
+    docs = stream.feed(SESSION[:cut]) + stream.feed(SESSION[cut:])
+    assert _rows(docs) == SESSION_ROWS
+
+
+def test_byte_by_byte() -> None:
+    stream = MqttStream()
+    docs = [doc for i in range(len(SESSION)) for doc in stream.feed(SESSION[i : i + 1])]
+    assert _rows(docs) == SESSION_ROWS
+
+
+def test_large_packet_split_over_many_chunks() -> None:
+    payload = json.dumps({"points": [{"lat": i} for i in range(20_000)]}).encode()
+    packet = publish("big", payload)
+    assert len(packet) > 128 * 128  # three-byte remaining length
+    stream = MqttStream()
+    docs = [doc for i in range(0, len(packet), 1000) for doc in stream.feed(packet[i : i + 1000])]
+    assert len(docs) == 1
+    assert sum(1 for _ in flatten(docs[0])) == 20_000
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x30\xff\xff\xff\xff\x01", "variable length integer longer than 4 bytes"),
+        (b"\x30\xff\xff\xff\x7f", "packet of 268435455 bytes exceeds 16777216 cap"),
+        (b"\x00\x00", "reserved packet type 0"),
+        (b"\xf0\x00", "reserved packet type 15"),
+        (b"\x36\x00", "PUBLISH with QoS 3"),
+        (b"\x80\x00", "packet type 8 with invalid flags 0x0"),
+        (b"\xc1\x00", "packet type 12 with invalid flags 0x1"),
+        (connect(name=b"HTTP"), "unknown protocol b'HTTP' level 4"),
+        (connect(name=b"MQTT", level=3), "unknown protocol b'MQTT' level 3"),
+        (_packet(0x10, _str("MQTT") + b"\x04\x02"), "CONNECT truncated at byte 8"),
+        (
+            _packet(0x10, _str("MQTT") + b"\x04\x03\x00\x3c" + _str("c")),
+            "CONNECT reserved flag set",
+        ),
+        (_packet(0x10, connect()[2:] + b"xx"), "CONNECT has 2 unexpected trailing bytes"),
+        (_packet(0x10, _str("MQTT") + b"\x04\x02\x00\x3c\x00\x09ab"), "CONNECT truncated"),
+        (publish("t", b"x", qos=1, packet_id=0), "PUBLISH with QoS > 0 has packet id 0"),
+        (_packet(0x30, _str(b"\xff\xfe") + b"x"), "PUBLISH string is not UTF-8"),
+        (_packet(0x30, b"\x00"), "PUBLISH truncated"),
+        (connect(level=5) + publish("", b"{}", props=b"\x23\x00\x09"), "unknown topic alias 9"),
+        (connect(level=5) + publish("t", b"{}", props=b"\x7f\x00"), "unknown property 0x7f"),
+    ],
+)
+def test_malformed_packets_raise_and_poison(data: bytes, message: str) -> None:
+    stream = MqttStream()
+    with pytest.raises(MqttStreamError, match=message.replace("(", r"\(")):
+        stream.feed(data)
+    with pytest.raises(DecodeError, match="MQTT stream already failed"):
+        stream.feed(PINGREQ)
+
+
+def test_cap_is_checked_before_the_body_arrives() -> None:
+    stream = MqttStream(max_packet=1000)
+    assert stream.feed(publish("t", b"x" * 900)) != []
+    with pytest.raises(DecodeError, match="packet of 1001 bytes exceeds 1000 cap"):
+        stream.feed(b"\x30" + _varint(1001))
+
+
+def test_error_keeps_documents_decoded_earlier_in_the_same_feed() -> None:
+    stream = MqttStream()
+    with pytest.raises(MqttStreamError) as caught:
+        stream.feed(publish("ok", b'{"a": 1}') + b"\x00\x00")
+    assert _rows(caught.value.documents) == [("mqtt.publish[ok]:$.a", 1)]
+
+
+@pytest.mark.parametrize(
+    "first_bytes, expected",
+    [
+        (connect(), True),
+        (connect(name=b"MQIsdp", level=3), True),
+        (connect(level=5), True),
+        (connect()[:9], True),  # header, name and level are enough
+        (connect()[:8], False),
+        (connect(name=b"MQIsdp", level=4), False),
+        (connect(name=b"MQTT", level=3), False),
+        (publish("t", b"x"), False),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", False),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", False),  # TLS ClientHello
+        (b"\x10\xff\xff\xff\xff\xff", False),
+        (b"\x10", False),
+        (b"", False),
+    ],
+)
+def test_looks_like_mqtt(first_bytes: bytes, expected: bool) -> None:
+    assert looks_like_mqtt(first_bytes) is expected

@@ -1,0 +1,216 @@
+"""StoreWriter: batching by size and time, flush and close, loud failures, back-pressure."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+from shekara.audit.model import Finding, Note
+from shekara.evidence.store import FindingStore
+from shekara.evidence.writer import StoreWriter, WriterClosedError
+from sqlalchemy import text
+
+from .conftest import build_finding, build_note
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def _findings(n: int, prefix: str = "f") -> list[Finding]:
+    return [build_finding(flow_id=f"{prefix}{i}") for i in range(n)]
+
+
+def test_flush_commits_everything_submitted(store: FindingStore) -> None:
+    run_id = store.start_run("proxy")
+    with StoreWriter(store, batch_size=1000, max_delay=60) as writer:
+        for i in range(10):
+            assert writer.submit(run_id, _findings(3, prefix=f"{i}-"), [build_note(flow_id=str(i))])
+        assert writer.flush(timeout=5)
+        assert store.count() == 30
+        assert store.count_notes() == 10
+        assert (writer.stored_findings, writer.stored_notes, writer.failed) == (30, 10, 0)
+        assert writer.pending == 0
+
+
+def test_nothing_is_committed_before_the_batch_is_due(store: FindingStore) -> None:
+    run_id = store.start_run("proxy")
+    writer = StoreWriter(store, batch_size=1000, max_delay=60)
+    writer.submit(run_id, _findings(5))
+    time.sleep(0.3)
+    assert store.count() == 0
+    assert writer.pending == 5
+    assert writer.close(timeout=5)
+    assert store.count() == 5
+
+
+def test_a_full_batch_commits_without_flush(store: FindingStore) -> None:
+    run_id = store.start_run("proxy")
+    writer = StoreWriter(store, batch_size=4, max_delay=60)
+    writer.submit(run_id, _findings(2, "a"))
+    writer.submit(run_id, _findings(2, "b"))
+    assert _wait_for(lambda: store.count() == 4)
+    writer.close(timeout=5)
+
+
+def test_an_old_batch_commits_without_flush(store: FindingStore) -> None:
+    run_id = store.start_run("proxy")
+    writer = StoreWriter(store, batch_size=1000, max_delay=0.05)
+    writer.submit(run_id, _findings(1))
+    assert _wait_for(lambda: store.count() == 1)
+    writer.close(timeout=5)
+
+
+def test_close_drains_the_queue_and_refuses_more(store: FindingStore) -> None:
+    run_id = store.start_run("proxy")
+    writer = StoreWriter(store, batch_size=1000, max_delay=60)
+    writer.submit(run_id, _findings(7))
+    assert writer.close(timeout=5)
+    assert store.count() == 7
+    with pytest.raises(WriterClosedError):
+        writer.submit(run_id, _findings(1))
+
+
+def test_submissions_of_several_runs_land_in_their_runs(store: FindingStore) -> None:
+    a, b = store.start_run("proxy"), store.start_run("replay")
+    with StoreWriter(store, max_delay=60) as writer:
+        writer.submit(a, _findings(2))
+        writer.submit(b, _findings(3))
+        writer.flush(timeout=5)
+    assert (store.count(run_id=a), store.count(run_id=b)) == (2, 3)
+
+
+def test_the_caller_may_reuse_its_list(store: FindingStore) -> None:
+    run_id = store.start_run("proxy")
+    findings = _findings(2)
+    with StoreWriter(store, max_delay=60) as writer:
+        writer.submit(run_id, findings)
+        findings.clear()
+        writer.flush(timeout=5)
+    assert store.count() == 2
+
+
+def test_empty_submission_is_accepted_and_ignored(store: FindingStore) -> None:
+    with StoreWriter(store) as writer:
+        assert writer.submit(1, [], [])
+        assert writer.flush(timeout=5)
+        assert writer.stats().stored_findings == 0
+
+
+def test_write_failure_is_loud(store: FindingStore, caplog: pytest.LogCaptureFixture) -> None:
+    run_id = store.start_run("proxy")
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE findings"))
+    caplog.set_level(logging.ERROR, logger="shekara.evidence.writer")
+    with StoreWriter(store, max_delay=60) as writer:
+        writer.submit(run_id, _findings(4), [build_note()])
+        assert writer.flush(timeout=5)
+        assert writer.failed == 4
+        assert writer.failed_notes == 1
+        assert writer.stored_findings == 0
+        assert writer.last_error is not None and "findings" in str(writer.last_error)
+        assert writer.stats().last_error is not None
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and "4 findings" in errors[0].getMessage()
+
+
+def test_one_bad_submission_does_not_sink_its_batch(
+    store: FindingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_id = store.start_run("proxy")
+    caplog.set_level(logging.ERROR, logger="shekara.evidence.writer")
+    with StoreWriter(store, batch_size=1000, max_delay=60) as writer:
+        writer.submit(run_id, _findings(2, "ok1-"))
+        writer.submit(999, _findings(3, "orphan-"))  # no such run: foreign key fails
+        writer.submit(run_id, _findings(2, "ok2-"))
+        writer.flush(timeout=5)
+        assert writer.failed == 3
+        assert writer.stored_findings == 4
+    assert store.count() == 4
+    assert any("3 findings" in r.getMessage() for r in caplog.records)
+
+
+class _BlockingSink:
+    """A store that holds every write until released: lets the queue fill up."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.rows = 0
+
+    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+        self.started.set()
+        self.release.wait(10)
+        self.rows += len(findings) + len(notes)
+
+
+def test_full_queue_blocks_then_drops_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    sink = _BlockingSink()
+    writer = StoreWriter(sink, batch_size=1, max_delay=60, max_pending=2, submit_timeout=0.1)
+    caplog.set_level(logging.ERROR, logger="shekara.evidence.writer")
+    try:
+        writer.submit(1, _findings(1, "a"))  # taken by the worker, which blocks in add()
+        assert sink.started.wait(5)
+        assert writer.submit(1, _findings(2, "b"))  # fills the queue
+        began = time.monotonic()
+        assert not writer.submit(1, _findings(1, "c"))
+        assert time.monotonic() - began >= 0.09  # it waited before dropping
+        assert writer.failed == 1
+        assert any("dropped 1 findings" in r.getMessage() for r in caplog.records)
+    finally:
+        sink.release.set()
+        writer.close(timeout=5)
+    assert sink.rows == 3
+
+
+def test_blocked_submit_proceeds_when_room_is_made() -> None:
+    sink = _BlockingSink()
+    writer = StoreWriter(sink, batch_size=1, max_delay=60, max_pending=1, submit_timeout=5)
+    try:
+        writer.submit(1, _findings(1, "a"))
+        assert sink.started.wait(5)
+        writer.submit(1, _findings(1, "b"))
+        threading.Timer(0.1, sink.release.set).start()
+        assert writer.submit(1, _findings(1, "c"))
+    finally:
+        sink.release.set()
+        writer.close(timeout=5)
+    assert writer.failed == 0
+    assert sink.rows == 3
+
+
+def test_oversized_submission_is_admitted_into_an_empty_queue() -> None:
+    sink = _BlockingSink()
+    sink.release.set()
+    with StoreWriter(sink, max_pending=2, max_delay=60) as writer:
+        assert writer.submit(1, _findings(5), timeout=0)
+        writer.flush(timeout=5)
+    assert sink.rows == 5
+
+
+def test_flush_times_out_while_the_store_is_stuck() -> None:
+    sink = _BlockingSink()
+    writer = StoreWriter(sink, max_delay=60)
+    try:
+        writer.submit(1, _findings(1))
+        assert not writer.flush(timeout=0.1)
+    finally:
+        sink.release.set()
+        writer.close(timeout=5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"batch_size": 0}, {"max_pending": 0}, {"max_delay": 0}, {"submit_timeout": -1}],
+)
+def test_bad_settings_are_refused(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        StoreWriter(_BlockingSink(), **kwargs)
