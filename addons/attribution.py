@@ -33,9 +33,11 @@ def endpoint(f: mflow.Flow) -> tuple[str | None, str | None, int | None, str | N
         port = port or int(sc.address[1])
     sni = sc.sni
     if isinstance(f, http.HTTPFlow):
-        host = f.request.pretty_host or host
+        # The Host the device asked for; SNI normally agrees, and is kept alongside.
+        host = f.request.pretty_host or sni or host
         port = port or f.request.port
-    host = sni or host
+    else:
+        host = sni or host
     if ip is None and host and _is_ip(host):
         ip = host
     return host, ip, port, sni

@@ -71,8 +71,15 @@ class Run:
 
 def replay(capture: Path, ruleset: Path | None, workdir: Path) -> Run:
     db = workdir / f"{capture.stem}.sqlite"
-    cmd = [*shekara_command(), "replay", str(capture), "--format", "jsonl",
-           "--db", f"sqlite:///{db}"]
+    cmd = [
+        *shekara_command(),
+        "replay",
+        str(capture),
+        "--format",
+        "jsonl",
+        "--db",
+        f"sqlite:///{db}",
+    ]
     if ruleset is not None:
         cmd += ["--ruleset", str(ruleset)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -129,16 +136,19 @@ def print_table(per: dict[str, Score], total: Score) -> None:
     for cat in sorted(per):
         s = per[cat]
         print(f"  {cat:<15}{s.tp:>6}{s.fp:>6}{s.fn:>6}{s.precision:>11.3f}{s.recall:>9.3f}")
-    print(f"  {'ALL':<15}{total.tp:>6}{total.fp:>6}{total.fn:>6}"
-          f"{total.precision:>11.3f}{total.recall:>9.3f}")
+    print(
+        f"  {'ALL':<15}{total.tp:>6}{total.fp:>6}{total.fn:>6}"
+        f"{total.precision:>11.3f}{total.recall:>9.3f}"
+    )
 
 
 def evaluate(capture: Path, ruleset: Path | None, workdir: Path) -> tuple[Score, dict[str, Score]]:
     exp = load_manifest(manifest_path(capture))
     run = replay(capture, ruleset, workdir)
     if run.returncode != 0:
-        print(f"{capture.name}: replay exited {run.returncode}\n{run.stderr[-2000:]}",
-              file=sys.stderr)
+        print(
+            f"{capture.name}: replay exited {run.returncode}\n{run.stderr[-2000:]}", file=sys.stderr
+        )
         raise SystemExit(2)
     found_fields: dict[Pair, list[dict[str, Any]]] = {}
     for f in run.findings:
@@ -146,22 +156,26 @@ def evaluate(capture: Path, ruleset: Path | None, workdir: Path) -> tuple[Score,
     found = set(found_fields)
     total, per = score(exp.pairs, found)
 
-    print(f"\n== {capture.name}: {len(exp.names)} flows, {len(exp.pairs)} expected pairs, "
-          f"{len(run.findings)} findings reported ==")
+    print(
+        f"\n== {capture.name}: {len(exp.names)} flows, {len(exp.pairs)} expected pairs, "
+        f"{len(run.findings)} findings reported =="
+    )
     print_table(per, total)
 
     # Informational: exact locator and violation agreement on the pairs that matched.
     matched = exp.pairs & found
     exact = sum(
-        1 for p in matched
-        if set(exp.fields[p]) <= {str(f.get("field")) for f in found_fields[p]}
+        1 for p in matched if set(exp.fields[p]) <= {str(f.get("field")) for f in found_fields[p]}
     )
     verdicts = sum(
-        1 for p in matched
+        1
+        for p in matched
         if all(bool(f.get("violation")) == exp.violation[p] for f in found_fields[p])
     )
-    print(f"  matched pairs with every expected locator: {exact}/{len(matched)}; "
-          f"with the expected violation flag: {verdicts}/{len(matched)}")
+    print(
+        f"  matched pairs with every expected locator: {exact}/{len(matched)}; "
+        f"with the expected violation flag: {verdicts}/{len(matched)}"
+    )
     unknown = {p[0] for p in found} - set(exp.names)
     if unknown:
         print(f"  ! {len(unknown)} reported flow ids are not in the manifest")
@@ -170,8 +184,10 @@ def evaluate(capture: Path, ruleset: Path | None, workdir: Path) -> tuple[Score,
         fields = sorted({str(f.get("field")) for f in found_fields[(flow_id, cat)]})
         print(f"  FP {cat:<14} {exp.names.get(flow_id, flow_id):<28} {', '.join(fields)}")
     for flow_id, cat in sorted(exp.pairs - found, key=lambda p: (p[1], exp.names.get(p[0], ""))):
-        print(f"  FN {cat:<14} {exp.names.get(flow_id, flow_id):<28} "
-              f"{', '.join(exp.fields[(flow_id, cat)])}")
+        print(
+            f"  FN {cat:<14} {exp.names.get(flow_id, flow_id):<28} "
+            f"{', '.join(exp.fields[(flow_id, cat)])}"
+        )
     return total, per
 
 
@@ -196,9 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== all captures ==")
         print_table(per_all, overall)
     ok = overall.precision >= args.min_precision and overall.recall >= args.min_recall
-    print(f"\nprecision {overall.precision:.3f} (target >= {args.min_precision}), "
-          f"recall {overall.recall:.3f} (target >= {args.min_recall}), "
-          f"TP {overall.tp} FP {overall.fp} FN {overall.fn}: {'PASS' if ok else 'FAIL'}")
+    print(
+        f"\nprecision {overall.precision:.3f} (target >= {args.min_precision}), "
+        f"recall {overall.recall:.3f} (target >= {args.min_recall}), "
+        f"TP {overall.tp} FP {overall.fp} FN {overall.fn}: {'PASS' if ok else 'FAIL'}"
+    )
     return 0 if ok else 1
 
 

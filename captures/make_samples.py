@@ -20,10 +20,10 @@ from mitmproxy.flow import Flow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from samplegen.build import Capture  # noqa: E402
-from samplegen.bulk import iter_bulk_flows  # noqa: E402
-from samplegen.labelled import build_labelled  # noqa: E402
-from samplegen.sample import build_sample  # noqa: E402
+from samplegen.build import Capture
+from samplegen.bulk import iter_bulk_flows
+from samplegen.labelled import build_labelled
+from samplegen.sample import build_sample
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,10 +57,18 @@ def write_capture(cap: Capture, out_dir: Path) -> tuple[Path, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default: captures/), or file with --flows")
-    parser.add_argument("--flows", type=int, default=None,
-                        help="write N synthetic flows (~2.7 KB each) to --out FILE instead")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: captures/), or file with --flows",
+    )
+    parser.add_argument(
+        "--flows",
+        type=int,
+        default=None,
+        help="write N synthetic flows (~2.7 KB each) to --out FILE instead",
+    )
     args = parser.parse_args(argv)
 
     if args.flows is not None:
@@ -74,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     for cap in (build_sample(), build_labelled()):
         capture_path, manifest_path = write_capture(cap, out_dir)
         findings = sum(len(e["findings"]) for e in cap.entries.values())
-        print(f"wrote {capture_path} ({len(cap.flows)} flows, {findings} expected findings) "
-              f"and {manifest_path.name}")
+        print(
+            f"wrote {capture_path} ({len(cap.flows)} flows, {findings} expected findings) "
+            f"and {manifest_path.name}"
+        )
     return 0
 
 

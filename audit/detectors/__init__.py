@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from shekara.audit.detectors.base import Detector, Leaf, Match
-from shekara.audit.detectors.scan import DETECTORS, FLAT_SOURCES, detect, root_path
+from shekara.audit.detectors.scan import DETECTORS, detect, root_path
 
-__all__ = ["DETECTORS", "FLAT_SOURCES", "Detector", "Leaf", "Match", "detect", "root_path"]
+__all__ = ["DETECTORS", "Detector", "Leaf", "Match", "detect", "root_path"]

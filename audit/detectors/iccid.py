@@ -35,7 +35,8 @@ class IccidDetector(Detector):
                 # Many Chinese ICCIDs (8986...) end in a digit that is not a Luhn check
                 # digit, so under an ICCID/SIM key the prefix and length suffice.
                 return Match(
-                    digits, "ICCID under an ICCID/SIM key, prefix 89, no Luhn check digit",
+                    digits,
+                    "ICCID under an ICCID/SIM key, prefix 89, no Luhn check digit",
                     Confidence.MEDIUM,
                 )
             return None

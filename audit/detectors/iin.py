@@ -40,27 +40,34 @@ def check_digit(first11: str) -> int | None:
     return rest
 
 
-def birth_date(iin: str, *, allow_unknown_century: bool = False) -> dt.date | None:
+def birth_date(iin: str) -> dt.date | None:
     """The birth date an IIN encodes, or None when it is not a real past date."""
     century = _CENTURY.get(iin[6])
     if century is None:
-        if not (allow_unknown_century and iin[6] == "0"):
-            return None
-        century = 2000  # unknown century: test the day against a leap year
+        return None
     try:
         born = dt.date(century + int(iin[0:2]), int(iin[2:4]), int(iin[4:6]))
     except ValueError:
         return None
-    if born > dt.date.today():
-        return None
-    return born
+    return born if born <= dt.date.today() else None
+
+
+def _date_ok(iin: str, *, allow_unknown_century: bool) -> bool:
+    if iin[6] == "0" and allow_unknown_century:
+        # No century: the day only has to exist in some year (a leap one, for 29 February).
+        try:
+            dt.date(2000, int(iin[2:4]), int(iin[4:6]))
+        except ValueError:
+            return False
+        return True
+    return birth_date(iin) is not None
 
 
 def is_valid_iin(iin: str, *, allow_unknown_century: bool = False) -> bool:
     """True for 12 ASCII digits with a real birth date, century digit and check digit."""
     if len(iin) != 12 or not (iin.isascii() and iin.isdigit()):
         return False
-    if birth_date(iin, allow_unknown_century=allow_unknown_century) is None:
+    if not _date_ok(iin, allow_unknown_century=allow_unknown_century):
         return False
     return check_digit(iin[:11]) == ord(iin[11]) - 48
 
@@ -83,7 +90,8 @@ class IinDetector(Detector):
             return None
         if is_valid_iin(value):
             return Match(
-                value, "12-digit string: Kazakh IIN birth date and check digit valid",
+                value,
+                "12-digit string: Kazakh IIN birth date and check digit valid",
                 Confidence.MEDIUM,
             )
         return None

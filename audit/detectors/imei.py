@@ -39,8 +39,9 @@ class ImeiDetector(Detector):
 
     def check_token(self, token: str) -> Match | None:
         if len(token) == 15 and token.isdigit() and luhn.is_valid(token):
-            return Match(token, "15-digit number in free text, IMEI Luhn check valid",
-                         Confidence.MEDIUM)
+            return Match(
+                token, "15-digit number in free text, IMEI Luhn check valid", Confidence.MEDIUM
+            )
         return None
 
 

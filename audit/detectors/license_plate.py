@@ -26,10 +26,10 @@ _CN = re.compile(
 _KZ = re.compile(r"\d{3}[A-Z]{2,3}(?:0[1-9]|1\d|20)|[A-Z]\d{3}[A-Z]{2,3}")
 # RU GOST R 50577: letter, 3 digits, 2 letters, region of 2-3 digits; the 12 letters that
 # look alike in Cyrillic and Latin, in either script.
-_RU_LETTER = "АВЕКМНОРСТУХABEKMHOPCTYX"
+_RU_LETTER = "АВЕКМНОРСТУХABEKMHOPCTYX"  # noqa: RUF001 (Cyrillic on purpose)
 _RU = re.compile(rf"[{_RU_LETTER}]\d{{3}}[{_RU_LETTER}]{{2}}\d{{2,3}}")
 # Any other country, only under a plate key: 4-10 letters and digits with at least one of each.
-_GENERIC = re.compile(r"(?=.*\d)(?=.*[A-ZА-ЯЁ])[A-ZА-ЯЁ0-9]{4,10}")
+_GENERIC = re.compile(r"(?=.*\d)(?=.*[A-ZА-ЯЁ])[A-ZА-ЯЁ0-9]{4,10}")  # noqa: RUF001
 
 _MAX_LEN = 16
 
@@ -55,7 +55,9 @@ class LicensePlateDetector(Detector):
         if _RU.fullmatch(plate):
             return Match(plate, "Russian licence plate format under a plate key")
         if _GENERIC.fullmatch(plate):
-            return Match(plate, "plate-like letters and digits under a plate key", Confidence.MEDIUM)
+            return Match(
+                plate, "plate-like letters and digits under a plate key", Confidence.MEDIUM
+            )
         return None
 
     def check_token(self, token: str) -> Match | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polyline as polyline_codec
@@ -91,8 +91,9 @@ def coordinate_pair(lat_value: Any, lon_value: Any, hints: int = 0) -> Match | N
     if not in_range(lat, lon):
         return None
     if integral:
-        return Match(canonical((lat, lon)), "latitude/longitude pair, whole degrees",
-                     Confidence.LOW)
+        return Match(
+            canonical((lat, lon)), "latitude/longitude pair, whole degrees", Confidence.LOW
+        )
     return Match(canonical((lat, lon)), "latitude/longitude pair")
 
 
@@ -163,7 +164,7 @@ def geojson_point(mapping: Mapping[Any, Any]) -> Match | None:
     return Match(canonical(points[0]), f"GeoJSON {kind} of {len(points)} points")
 
 
-def track(items: list[Any], hints: int) -> Match | None:
+def track(items: Sequence[Any], hints: int) -> Match | None:
     """One Match for a list of points: dicts with lat/lon, or [lat, lon] pairs under a track key."""
     if len(items) < 2:
         return None
@@ -187,17 +188,25 @@ def track(items: list[Any], hints: int) -> Match | None:
     return Match(points[0], f"track of {len(points)} points")
 
 
-def single_pair(items: list[Any], hints: int) -> Match | None:
-    """``[lat, lon]`` under a location key (``"coords": [43.2389, 76.8897]``), else None."""
+def single_pair(items: Sequence[Any], hints: int, *, lon_first: bool = False) -> Match | None:
+    """``[lat, lon]`` under a location key (``"coords": [43.2389, 76.8897]``), else None.
+
+    The order is a guess: lat, lon unless the key is GeoJSON's ``coordinates``
+    (``lon_first``) or the first value can only be a longitude; hence MEDIUM.
+    """
     if not hints & keys.LOCATION or not 2 <= len(items) <= 3:
         return None
     if type(items[0]) is not float or type(items[1]) is not float:
         return None  # whole numbers in a pair are sizes or indexes more often than degrees
-    point = _pair(items, lon_first=False)
+    point = _pair(items, lon_first=lon_first)
     if point is None:
         return None
-    return Match(canonical(point), "coordinate pair under a location key (lat, lon order assumed)",
-                 Confidence.MEDIUM)
+    order = "lon, lat" if lon_first else "lat, lon"
+    return Match(
+        canonical(point),
+        f"coordinate pair under a location key ({order} order assumed)",
+        Confidence.MEDIUM,
+    )
 
 
 def text_pair(text: str, *, keyed: bool) -> Match | None:
@@ -212,7 +221,7 @@ def text_pair(text: str, *, keyed: bool) -> Match | None:
     lat, lon = float(lat_text), float(lon_text)
     if not in_range(lat, lon):
         return None
-    return Match(canonical((lat, lon)), "\"lat,lon\" text")
+    return Match(canonical((lat, lon)), '"lat,lon" text')
 
 
 def nmea_point(text: str) -> Match | None:
@@ -224,7 +233,8 @@ def nmea_point(text: str) -> Match | None:
         except Exception:  # pynmea2 raises ParseError, ChecksumError, ValueError ...
             continue
         if in_range(lat, lon):
-            return Match(canonical((lat, lon)), f"NMEA {found.group()[1:6]} sentence, checksum valid")
+            sentence = found.group()[1:6]
+            return Match(canonical((lat, lon)), f"NMEA {sentence} sentence, checksum valid")
     return None
 
 
@@ -243,8 +253,10 @@ def polyline_track(text: str) -> Match | None:
             first = points[0]
             if abs(first[0]) < 1e-3 and abs(first[1]) < 1e-3:
                 return None
-            return Match(canonical(first),
-                         f"encoded polyline of {len(points)} points (precision {precision})")
+            return Match(
+                canonical(first),
+                f"encoded polyline of {len(points)} points (precision {precision})",
+            )
     return None
 
 

@@ -20,11 +20,11 @@ from shekara.audit.detectors.base import Detector, Leaf, Match
 from shekara.audit.model import Category, Confidence
 
 _MIN_LEN, _MAX_LEN = 2, 60
-_WORD_PARTS = re.compile(r"[-'’]")
+_WORD_PARTS = re.compile(r"[-'\u2019]")  # hyphen, apostrophe, typographic apostrophe
 
 
 def _letter(ch: str) -> bool:
-    # Latin (with accents) and Cyrillic (with the Kazakh letters Ә Ғ Қ Ң Ө Ұ Ү Һ І) only.
+    # Latin (with accents) and Cyrillic, which holds the Kazakh letters (U+0400-U+04FF).
     return ch.isalpha() and ("A" <= ch <= "\u024f" or "\u0400" <= ch <= "\u04ff")
 
 
@@ -75,8 +75,9 @@ class PersonNameDetector(Detector):
             and not parent & keys.THING_PARENT
             and all(len(w) >= 2 for w in text.split())
         ):
-            return Match(canonical, "two or more capitalised words under a bare name key",
-                         Confidence.MEDIUM)
+            return Match(
+                canonical, "two or more capitalised words under a bare name key", Confidence.MEDIUM
+            )
         return None
 
     def check_token(self, token: str) -> Match | None:

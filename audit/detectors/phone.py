@@ -49,7 +49,7 @@ class PhoneDetector(Detector):
             return None
         canonical = e164(digits, DEFAULT_REGION)
         if canonical:
-            return Match(canonical, f"valid phone number under a phone key ({DEFAULT_REGION} default)")
+            return Match(canonical, f"valid phone number under a phone key ({DEFAULT_REGION})")
         # A car app may send the country code without the plus: "77011234567", "8613800138000".
         canonical = e164("+" + digits, None)
         if canonical:

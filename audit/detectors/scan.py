@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shekara.audit.decoders.tree import FLAT_SOURCES, KeyValues
 from shekara.audit.detectors import (
     email,
     iccid,
@@ -28,15 +29,13 @@ from shekara.audit.detectors.base import Detector, Leaf, Match
 from shekara.audit.detectors.keys import NO_KEY, KeyInfo, key_info
 from shekara.audit.model import Category, Document, Field, Hit
 
-#: Sources whose tree is a flat key/value mapping: their locators use the bare key.
-FLAT_SOURCES = frozenset(
-    {"request.query", "request.form", "request.header", "request.path", "mqtt.connect"}
-)
 #: Nesting deeper than this is not walked: a bound against hostile or cyclic trees.
 MAX_DEPTH = 100
 #: Strings longer than this, or sentences, are also scanned as free text.
 FREE_TEXT_MIN = 40
 _SENTENCE_MIN = 16
+#: Without a key hint nothing shorter can match ("a@b.kz" is the shortest).
+_UNKEYED_MIN = 6
 
 # One bit per detector, in the order they run on a leaf.
 _ORDER: tuple[Detector, ...] = (
@@ -101,11 +100,13 @@ def _keyed_wants(bits: int) -> int:
 
 
 def root_path(source: str, tree: Any) -> str:
-    """Where locator paths start: ``$`` for documents, bare keys for flat sources."""
-    if source in FLAT_SOURCES and type(tree) in (dict, list):
+    """Where locator paths start: ``$``, or bare keys for flat sources (as decoders.tree renders).
+
+    A tree is flat when it is a ``KeyValues`` (query, form, headers, a non-JSON MQTT
+    payload as ``{"payload": text}``) or comes from one of ``FLAT_SOURCES``.
+    """
+    if isinstance(tree, dict | list) and (isinstance(tree, KeyValues) or source in FLAT_SOURCES):
         return ""
-    if source.startswith("mqtt.publish[") and type(tree) not in (dict, list):
-        return "payload"  # a non-JSON MQTT payload
     return "$"
 
 
@@ -119,9 +120,7 @@ class _Scan:
         self.prefix = source + ":"
         self.hits: dict[tuple[str, Category], Hit] = {}
 
-    def add(
-        self, category: Category, path: str, key: KeyInfo, value: Any, match: Match
-    ) -> None:
+    def add(self, category: Category, path: str, key: KeyInfo, value: Any, match: Match) -> None:
         locator = self.prefix + path
         slot = (locator, category)
         if slot in self.hits:
@@ -137,12 +136,16 @@ class _Scan:
         elif kind is list or kind is tuple:
             self.sequence(node, path, key, parent, depth)
         elif kind is str:
-            if len(node) > 1:
+            if node:
                 self.string(node, path, key, parent)
         elif kind is int:
             self.integer(node, path, key, parent)
         elif kind is float or kind is bool or node is None:
             return
+        elif isinstance(node, dict):  # KeyValues and other dict subclasses
+            self.mapping(node, path, key, depth, in_track=False)
+        elif isinstance(node, list | tuple):
+            self.sequence(node, path, key, parent, depth)
         else:
             self.embedded(node, path, key, parent, depth)
 
@@ -160,45 +163,62 @@ class _Scan:
         if depth > MAX_DEPTH:
             return
         flat = not path
+        # In KeyValues a list is a repeated key: "key", "key[1]", "key[2]" (decoders.tree).
+        repeats = type(node) is not dict and isinstance(node, KeyValues)
         skip: str | None = None
         if "coordinates" in node and "type" in node:
             found = location.geojson_point(node)
             if found:
                 ki = key_info("coordinates")
-                self.add(Category.LOCATION, path + ki.segment, ki, None, found)
+                self.add(Category.LOCATION, ki.raw if flat else path + ki.segment, ki, None, found)
                 skip = "coordinates"  # its pairs are lon,lat: not to be read again as lat,lon
         lat: tuple[KeyInfo, Any] | None = None
         lon: tuple[KeyInfo, Any] | None = None
+        # Locals, not globals and attributes: this loop runs for every key of every dict.
+        cache = keys.CACHE
+        string = self.string
+        digit_ids = keys.DIGIT_IDS
         for raw, value in node.items():
-            ki = key_info(raw if type(raw) is str else str(raw))
+            ki = cache.get(raw) or key_info(raw if type(raw) is str else str(raw))
             kind = type(value)
-            if kind is str:
-                if len(value) > 1:
-                    self.string(value, path + ki.segment if path else ki.raw, ki, own)
+            if kind is float or kind is bool or value is None:
+                pass  # sensor readings: only ever half of a coordinate pair, handled below
+            elif kind is str:
+                if ki.bits or len(value) >= _UNKEYED_MIN:
+                    string(value, path + ki.segment if path else ki.raw, ki, own)
             elif kind is int:
-                self.integer(value, path + ki.segment if path else ki.raw, ki, own)
-            elif kind is float or kind is bool or value is None:
-                pass
+                if ki.bits & digit_ids or value >= _FIFTEEN_DIGITS:
+                    self.integer(value, path + ki.segment if path else ki.raw, ki, own)
             elif raw == skip:
                 continue
-            else:
+            elif repeats and kind is list:
                 child = ki.raw if flat else path + ki.segment
-                self.visit(value, child, ki, own, depth + 1)
-            latlon = ki.bits & (keys.LAT | keys.LON)
-            if latlon == keys.LAT:
-                if lat is None:
-                    lat = (ki, value)
-            elif latlon == keys.LON and lon is None:
-                lon = (ki, value)
+                for index, item in enumerate(value):
+                    at = f"{child}[{index}]" if index else child
+                    self.visit(item, at, ki, own, depth + 1)
+                value = value[0] if value else None  # the first one pairs with a lat/lon
+            else:
+                self.visit(value, ki.raw if flat else path + ki.segment, ki, own, depth + 1)
+            if ki.latlon:
+                if ki.latlon == keys.LAT:
+                    if lat is None:
+                        lat = (ki, value)
+                elif ki.latlon == keys.LON and lon is None:
+                    lon = (ki, value)
         if lat is not None and lon is not None and not in_track:
             found = location.coordinate_pair(lat[1], lon[1], lat[0].bits | lon[0].bits)
             if found:
                 ki = lat[0]
-                self.add(Category.LOCATION, path + ki.segment if path else ki.raw, ki, lat[1],
-                         found)
+                self.add(
+                    Category.LOCATION, path + ki.segment if path else ki.raw, ki, lat[1], found
+                )
 
     def sequence(
-        self, node: list[Any] | tuple[Any, ...], path: str, key: KeyInfo, parent: KeyInfo,
+        self,
+        node: list[Any] | tuple[Any, ...],
+        path: str,
+        key: KeyInfo,
+        parent: KeyInfo,
         depth: int,
     ) -> None:
         if depth > MAX_DEPTH or not node:
@@ -206,14 +226,18 @@ class _Scan:
         first = type(node[0])
         in_track = False
         if first is dict or first is list or first is tuple:
-            found = location.track(node, key.bits)  # type: ignore[arg-type]
+            found = location.track(node, key.bits)
             if found:
                 self.add(Category.LOCATION, path, key, None, found)
                 if first is not dict:
                     return  # a list of bare pairs has nothing else to find
                 in_track = True  # its points are not reported one by one
         elif first is float and key.bits & keys.LOCATION:
-            found = location.single_pair(node, key.bits)  # type: ignore[arg-type]
+            found = location.single_pair(
+                node,
+                key.bits,
+                lon_first=key.lower == "coordinates",  # GeoJSON's name, GeoJSON's order
+            )
             if found:
                 self.add(Category.LOCATION, path, key, None, found)
                 return
@@ -222,10 +246,11 @@ class _Scan:
             if kind is float or kind is bool or item is None:
                 continue
             if kind is str:
-                if len(item) > 1:
+                if key.bits or len(item) >= _UNKEYED_MIN:
                     self.string(item, f"{path}[{index}]", key, parent)
             elif kind is int:
-                self.integer(item, f"{path}[{index}]", key, parent)
+                if key.bits & keys.DIGIT_IDS or item >= _FIFTEEN_DIGITS:
+                    self.integer(item, f"{path}[{index}]", key, parent)
             elif kind is dict:
                 self.mapping(item, f"{path}[{index}]", key, depth + 1, in_track=in_track)
             else:
@@ -244,6 +269,8 @@ class _Scan:
         bits = key.bits
         wants = _keyed_wants(bits) if bits else 0
         n = len(value)
+        if not n:
+            return
         first = value[0]
         if first.isdigit() and value.isascii() and value.isdigit():
             if not bits & keys.DIGIT_IDS:

@@ -12,12 +12,13 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
-from mitmproxy import connection, http, tcp, websocket
+from mitmproxy import connection, tcp, websocket
 from mitmproxy.connection import ConnectionState
 from mitmproxy.flow import Flow
+from mitmproxy.http import Headers, HTTPFlow, Request, Response
 from wsproto.frame_protocol import Opcode
 
 from . import mqtt
@@ -81,10 +82,10 @@ class Capture:
         n = len(self.flows)
         return flow_id, self.t0 + n * self.step, n
 
-    def _conns(self, label: str, ep: Endpoint, t: float, n: int) -> tuple[
-        connection.Client, connection.Server
-    ]:
-        tls_version = "TLSv1.3" if ep.tls else None
+    def _conns(
+        self, label: str, ep: Endpoint, t: float, n: int
+    ) -> tuple[connection.Client, connection.Server]:
+        tls_version: Literal["TLSv1.3"] | None = "TLSv1.3" if ep.tls else None
         client = connection.Client(
             id=self._uuid(label, "client"),
             peername=(f"10.42.0.{17 + n % 3}", 40000 + n % 20000),
@@ -131,8 +132,12 @@ class Capture:
                 continue
             seen.add(key)
             findings.append(
-                {"category": p.category, "field": key[1], "violation": ep.violation,
-                 "value": p.value}
+                {
+                    "category": p.category,
+                    "field": key[1],
+                    "violation": ep.violation,
+                    "value": p.value,
+                }
             )
         self.entries[flow_id] = {
             "name": label,
@@ -166,7 +171,7 @@ class Capture:
         response: Any = None,
         notes: Sequence[str] = (),
         user_agent: str = "okhttp/4.12.0",
-    ) -> http.HTTPFlow:
+    ) -> HTTPFlow:
         flow_id, t, n = self._start(label)
         planted: list[tuple[str, Planted]] = []
 
@@ -225,7 +230,7 @@ class Capture:
         if body or method in ("POST", "PUT", "PATCH"):
             hdrs.append((b"content-length", str(len(body)).encode()))
 
-        request = http.Request(
+        request = Request(
             ep.host,
             ep.port,
             method.encode(),
@@ -233,13 +238,13 @@ class Capture:
             b"",
             path_str.encode(),
             b"HTTP/1.1",
-            http.Headers(hdrs),
+            Headers(hdrs),
             body,
             None,
             t + 0.1,
             t + 0.12,
         )
-        flow = http.HTTPFlow(*self._conns(label, ep, t, n))
+        flow = HTTPFlow(*self._conns(label, ep, t, n))
         flow.id = flow_id
         flow.timestamp_created = t
         flow.request = request
@@ -249,20 +254,20 @@ class Capture:
         return flow
 
     @staticmethod
-    def _response(tree: Any, t: float, status: int = 200) -> http.Response:
+    def _response(tree: Any, t: float, status: int = 200) -> Response:
         body = json.dumps({"code": 0, "msg": "success"} if tree is None else tree).encode()
-        return http.Response(
+        return Response(
             b"HTTP/1.1",
             status,
             b"OK" if status == 200 else b"Switching Protocols",
-            http.Headers(
+            Headers(
                 [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                 ]
             )
             if status == 200
-            else http.Headers([(b"connection", b"upgrade"), (b"upgrade", b"websocket")]),
+            else Headers([(b"connection", b"upgrade"), (b"upgrade", b"websocket")]),
             body if status == 200 else b"",
             None,
             t + 0.3,
@@ -273,10 +278,10 @@ class Capture:
 
     def websocket(
         self, label: str, ep: Endpoint, path: str, messages: Sequence[WsMessage]
-    ) -> http.HTTPFlow:
+    ) -> HTTPFlow:
         flow_id, t, n = self._start(label)
         planted: list[tuple[str, Planted]] = []
-        request = http.Request(
+        request = Request(
             ep.host,
             ep.port,
             b"GET",
@@ -284,7 +289,7 @@ class Capture:
             b"",
             path.encode(),
             b"HTTP/1.1",
-            http.Headers(
+            Headers(
                 [
                     (b"host", ep.host.encode()),
                     (b"connection", b"Upgrade"),
@@ -318,7 +323,7 @@ class Capture:
         ws.close_code = 1000
         ws.close_reason = ""
         ws.timestamp_end = t + 0.5 + len(messages) * 0.1
-        flow = http.HTTPFlow(*self._conns(label, ep, t, n))
+        flow = HTTPFlow(*self._conns(label, ep, t, n))
         flow.id = flow_id
         flow.timestamp_created = t
         flow.request = request

@@ -34,7 +34,7 @@ def _pad(flow: Flow, rng: random.Random) -> None:
     missing = target - _serialised_size(flow)
     if missing <= 40:
         return
-    items = []
+    items: list[tuple[str, str]] = []
     while missing > 40:
         key = f"feature_{len(items):03d}"
         value = rng.randbytes(min(48, max(1, (missing - 30) // 2))).hex()

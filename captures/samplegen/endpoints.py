@@ -17,6 +17,15 @@ KZ_MQTT = Endpoint("mqtt.example.kz", "95.56.0.1", 8883, "KZ")
 LAN_HEADUNIT = Endpoint("headunit.lan", "192.168.1.10", 8080, None, tls=False)
 
 ALL = (
-    KZ_TELEMATICS, KZ_INSURER, CN_TSP, CN_PUSH, CN_OTA, CN_LOG, DE_MAPS, RU_MQTT, RU_TRACK,
-    KZ_MQTT, LAN_HEADUNIT,
+    KZ_TELEMATICS,
+    KZ_INSURER,
+    CN_TSP,
+    CN_PUSH,
+    CN_OTA,
+    CN_LOG,
+    DE_MAPS,
+    RU_MQTT,
+    RU_TRACK,
+    KZ_MQTT,
+    LAN_HEADUNIT,
 )

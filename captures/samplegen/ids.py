@@ -106,9 +106,10 @@ def make_phone(rng: random.Random) -> str:
     while True:
         number = "+7" + rng.choice(KZ_MOBILE_PREFIXES) + f"{rng.randint(0, 9_999_999):07d}"
         parsed = phonenumbers.parse(number)
-        if phonenumbers.is_valid_number(parsed) and phonenumbers.region_code_for_number(
-            parsed
-        ) == "KZ":
+        if (
+            phonenumbers.is_valid_number(parsed)
+            and phonenumbers.region_code_for_number(parsed) == "KZ"
+        ):
             return number
 
 
@@ -177,7 +178,10 @@ def make_plate(rng: random.Random, spaced: bool = False) -> str:
 
 
 # (male, female) first names and surnames, so generated names agree in gender.
-_FIRST_LAT = (("Aidos", "Nurlan", "Yerlan", "Timur", "Arman"), ("Aigerim", "Dana", "Saule", "Madina"))
+_FIRST_LAT = (
+    ("Aidos", "Nurlan", "Yerlan", "Timur", "Arman"),
+    ("Aigerim", "Dana", "Saule", "Madina"),
+)
 _LAST_LAT = (("Nurlanov", "Akhmetov", "Omarov", "Seitkali"), ("Sadykova", "Bekova", "Zhunusova"))
 _FIRST_CYR = (("Айдос", "Нурлан", "Ерлан", "Тимур"), ("Айгерим", "Дана", "Сауле", "Мадина"))
 _LAST_CYR = (("Нурланов", "Ахметов", "Омаров", "Сейткали"), ("Садыкова", "Бекова", "Жунусова"))

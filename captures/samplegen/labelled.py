@@ -46,8 +46,14 @@ PLATE_KEYS = ("plate", "plateNo", "licensePlate", "plate_number", "plateNumber",
 MAC_KEYS = ("wifiMac", "btMac", "bluetoothMac", "macAddress", "wlan_mac", "bt_addr")
 
 ENDPOINT_WEIGHTS: tuple[tuple[Endpoint, int], ...] = (
-    (ep.CN_TSP, 30), (ep.CN_PUSH, 5), (ep.CN_LOG, 5), (ep.KZ_TELEMATICS, 15),
-    (ep.KZ_INSURER, 8), (ep.DE_MAPS, 12), (ep.RU_TRACK, 12), (ep.LAN_HEADUNIT, 8),
+    (ep.CN_TSP, 30),
+    (ep.CN_PUSH, 5),
+    (ep.CN_LOG, 5),
+    (ep.KZ_TELEMATICS, 15),
+    (ep.KZ_INSURER, 8),
+    (ep.DE_MAPS, 12),
+    (ep.RU_TRACK, 12),
+    (ep.LAN_HEADUNIT, 8),
 )
 
 Template = Callable[["Ctx", str], None]
@@ -118,8 +124,15 @@ def t_telemetry_camel(c: Ctx, label: str) -> None:
         body[c.key(IMEI_KEYS[:3])] = Plant(IMEI, ids.make_imei(c.rng))
     body["position"] = c.location()
     body.update(c.noise())
-    c.cap.http(label, c.endpoint(), "POST", "/api/v2/vehicle/report", json_body=body,
-               gzip_body=c.rng.random() < 0.25, compact=c.rng.random() < 0.5)
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "POST",
+        "/api/v2/vehicle/report",
+        json_body=body,
+        gzip_body=c.rng.random() < 0.25,
+        compact=c.rng.random() < 0.5,
+    )
 
 
 def t_telemetry_snake(c: Ctx, label: str) -> None:
@@ -130,8 +143,14 @@ def t_telemetry_snake(c: Ctx, label: str) -> None:
         "battery_level": round(c.rng.uniform(10, 99), 1),
         "event_ts": c.ms(),
     }
-    c.cap.http(label, c.endpoint(), "POST", "/v1/telemetry/ingest", json_body=body,
-               gzip_body=c.rng.random() < 0.25)
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "POST",
+        "/v1/telemetry/ingest",
+        json_body=body,
+        gzip_body=c.rng.random() < 0.25,
+    )
 
 
 def t_oem_envelope(c: Ctx, label: str) -> None:
@@ -155,8 +174,13 @@ def t_oem_envelope(c: Ctx, label: str) -> None:
 def t_microdegree(c: Ctx, label: str) -> None:
     r = c.rng
     lat, lon = ids.make_position(r)
-    body = {"imei": Plant(IMEI, ids.make_imei(r)), "lat": Plant(LOCATION, round(lat * 1e6)),
-            "lng": round(lon * 1e6), "course": r.randint(0, 359), "sat": r.randint(4, 14)}
+    body = {
+        "imei": Plant(IMEI, ids.make_imei(r)),
+        "lat": Plant(LOCATION, round(lat * 1e6)),
+        "lng": round(lon * 1e6),
+        "course": r.randint(0, 359),
+        "sat": r.randint(4, 14),
+    }
     c.cap.http(label, c.endpoint(), "POST", "/gps/upload", json_body=body)
 
 
@@ -176,8 +200,9 @@ def t_profile(c: Ctx, label: str) -> None:
     wrapper = r.choice(("owner", "driver", "user", "account", None))
     body: dict[str, Any] = {wrapper: who} if wrapper else dict(who)
     body["userId"] = ids.make_uuid(r)
-    c.cap.http(label, c.endpoint(), r.choice(("POST", "PUT")), "/api/v1/user/profile",
-               json_body=body)
+    c.cap.http(
+        label, c.endpoint(), r.choice(("POST", "PUT")), "/api/v1/user/profile", json_body=body
+    )
 
 
 def t_trip(c: Ctx, label: str) -> None:
@@ -188,11 +213,14 @@ def t_trip(c: Ctx, label: str) -> None:
     if style == 0:
         body["track"] = Plant(LOCATION, [{"lat": a, "lon": b} for a, b in track])
     elif style == 1:
-        body["points"] = Plant(LOCATION, [{"latitude": a, "longitude": b, "t": c.ms()}
-                                          for a, b in track])
+        body["points"] = Plant(
+            LOCATION, [{"latitude": a, "longitude": b, "t": c.ms()} for a, b in track]
+        )
     elif style == 2:
-        body["geometry"] = {"type": "LineString",
-                            "coordinates": Plant(LOCATION, geoformats.geojson_line(track))}
+        body["geometry"] = {
+            "type": "LineString",
+            "coordinates": Plant(LOCATION, geoformats.geojson_line(track)),
+        }
         body["type"] = "Feature"
     else:
         body["polyline"] = Plant(LOCATION, geoformats.encoded_polyline(track))
@@ -202,10 +230,14 @@ def t_trip(c: Ctx, label: str) -> None:
 
 def t_geojson_point(c: Ctx, label: str) -> None:
     lat, lon = ids.make_position(c.rng)
-    body = {"type": "Feature",
-            "geometry": {"type": "Point",
-                         "coordinates": Plant(LOCATION, geoformats.geojson_point(lat, lon))},
-            "properties": {"event": "parked", "ts": c.ms()}}
+    body = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Point",
+            "coordinates": Plant(LOCATION, geoformats.geojson_point(lat, lon)),
+        },
+        "properties": {"event": "parked", "ts": c.ms()},
+    }
     c.cap.http(label, c.endpoint(), "POST", "/v1/events", json_body=body)
 
 
@@ -213,11 +245,20 @@ def t_osmand(c: Ctx, label: str) -> None:
     r = c.rng
     lat, lon = ids.make_position(r)
     idkey = r.choice(("imei", "id", "deviceid"))
-    c.cap.http(label, c.endpoint(), "GET", "/", query=[
-        (idkey, Plant(IMEI, ids.make_imei(r))), ("timestamp", str(c.ms() // 1000)),
-        ("lat", Plant(LOCATION, f"{lat:.6f}")), ("lon", f"{lon:.6f}"),
-        ("speed", f"{r.uniform(0, 30):.1f}"), ("batt", str(r.randint(5, 100))),
-    ])
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "GET",
+        "/",
+        query=[
+            (idkey, Plant(IMEI, ids.make_imei(r))),
+            ("timestamp", str(c.ms() // 1000)),
+            ("lat", Plant(LOCATION, f"{lat:.6f}")),
+            ("lon", f"{lon:.6f}"),
+            ("speed", f"{r.uniform(0, 30):.1f}"),
+            ("batt", str(r.randint(5, 100))),
+        ],
+    )
 
 
 def t_headers(c: Ctx, label: str) -> None:
@@ -227,8 +268,9 @@ def t_headers(c: Ctx, label: str) -> None:
         headers.append(("X-VIN", Plant(VIN, ids.make_vin(r))))
     if r.random() < 0.7 or len(headers) == 1:
         headers.append(("X-IMEI", Plant(IMEI, ids.make_imei(r))))
-    c.cap.http(label, c.endpoint(), "GET", "/api/v1/config", headers=headers,
-               query=[("v", "5.3.1")])
+    c.cap.http(
+        label, c.endpoint(), "GET", "/api/v1/config", headers=headers, query=[("v", "5.3.1")]
+    )
 
 
 def t_form(c: Ctx, label: str) -> None:
@@ -237,8 +279,11 @@ def t_form(c: Ctx, label: str) -> None:
     form: list[tuple[str, Any]] = [("imei", Plant(IMEI, ids.make_imei(r)))]
     if r.random() < 0.5:
         form.append(("phone", Plant(PHONE, ids.format_phone(ids.make_phone(r), r.randrange(5)))))
-    form += [("lat", Plant(LOCATION, f"{lat:.6f}")), ("lng", f"{lon:.6f}"),
-             ("sign", ids.make_hex(r, 16))]
+    form += [
+        ("lat", Plant(LOCATION, f"{lat:.6f}")),
+        ("lng", f"{lon:.6f}"),
+        ("sign", ids.make_hex(r, 16)),
+    ]
     c.cap.http(label, c.endpoint(), "POST", "/gw/report.do", form=form)
 
 
@@ -257,18 +302,25 @@ def t_nmea(c: Ctx, label: str) -> None:
     lat, lon = ids.make_position(r)
     sentence = r.choice((geoformats.gprmc, geoformats.gpgga))(lat, lon)
     if r.random() < 0.5:
-        c.cap.http(label, c.endpoint(), "POST", "/api/nmea",
-                   json_body={"imei": Plant(IMEI, ids.make_imei(r)),
-                              "nmea": Plant(LOCATION, sentence)})
+        c.cap.http(
+            label,
+            c.endpoint(),
+            "POST",
+            "/api/nmea",
+            json_body={"imei": Plant(IMEI, ids.make_imei(r)), "nmea": Plant(LOCATION, sentence)},
+        )
     else:
         c.cap.http(label, c.endpoint(), "POST", "/nmea", text=Plant(LOCATION, sentence))
 
 
 def t_sim(c: Ctx, label: str) -> None:
     r = c.rng
-    sim = {c.key(ICCID_KEYS): Plant(ICCID, ids.make_iccid(r)),
-           c.key(IMSI_KEYS): Plant(IMSI, ids.make_imsi(r)),
-           "rssi": -r.randint(50, 110), "operator": r.choice(("Kcell", "Beeline", "Tele2.kz"))}
+    sim = {
+        c.key(ICCID_KEYS): Plant(ICCID, ids.make_iccid(r)),
+        c.key(IMSI_KEYS): Plant(IMSI, ids.make_imsi(r)),
+        "rssi": -r.randint(50, 110),
+        "operator": r.choice(("Kcell", "Beeline", "Tele2.kz")),
+    }
     if r.random() < 0.4:
         sim["msisdn"] = Plant(PHONE, ids.make_phone(r))
     c.cap.http(label, c.endpoint(), "POST", "/api/v1/tbox/sim", json_body={"sim": sim})
@@ -285,25 +337,40 @@ def t_macs(c: Ctx, label: str) -> None:
 
 
 def t_path_vin(c: Ctx, label: str) -> None:
-    c.cap.http(label, c.endpoint(), "GET",
-               ["api", "v1", "vehicles", Plant(VIN, ids.make_vin(c.rng)), "status"])
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "GET",
+        ["api", "v1", "vehicles", Plant(VIN, ids.make_vin(c.rng)), "status"],
+    )
 
 
 def t_latlon_string(c: Ctx, label: str) -> None:
     lat, lon = ids.make_position(c.rng)
-    c.cap.http(label, c.endpoint(), "POST", "/api/v1/poi/nearby",
-               json_body={"location": Plant(LOCATION, f"{lat:.6f},{lon:.6f}"), "radius": 500})
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "POST",
+        "/api/v1/poi/nearby",
+        json_body={"location": Plant(LOCATION, f"{lat:.6f},{lon:.6f}"), "radius": 500},
+    )
 
 
 def t_websocket(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.websocket(label, r.choice((ep.CN_PUSH, ep.KZ_TELEMATICS)), "/ws", [
-        WsMessage(True, {"type": "hello", "sid": ids.make_hex(r, 8)}),
-        WsMessage(False, {"type": "welcome"}),
-        WsMessage(True, {"type": "pos", **c.location(), "ts": c.ms()}),
-        WsMessage(True, {"type": "id", "vin": Plant(VIN, ids.make_vin(r))},
-                  binary=r.random() < 0.5),
-    ])
+    c.cap.websocket(
+        label,
+        r.choice((ep.CN_PUSH, ep.KZ_TELEMATICS)),
+        "/ws",
+        [
+            WsMessage(True, {"type": "hello", "sid": ids.make_hex(r, 8)}),
+            WsMessage(False, {"type": "welcome"}),
+            WsMessage(True, {"type": "pos", **c.location(), "ts": c.ms()}),
+            WsMessage(
+                True, {"type": "id", "vin": Plant(VIN, ids.make_vin(r))}, binary=r.random() < 0.5
+            ),
+        ],
+    )
 
 
 def t_mqtt(c: Ctx, label: str) -> None:
@@ -311,14 +378,18 @@ def t_mqtt(c: Ctx, label: str) -> None:
     vin = ids.make_vin(r)
     imei = ids.make_imei(r)
     c.cap.mqtt(
-        label, r.choice((ep.RU_MQTT, ep.KZ_MQTT)),
+        label,
+        r.choice((ep.RU_MQTT, ep.KZ_MQTT)),
         client_id=Plant(IMEI, imei),
         username=r.choice((None, Plant(EMAIL, ids.make_email(r)))),
         password=ids.make_hex(r, 6),
         publishes=[
-            Publish(f"vehicle/{vin}/telemetry",
-                    {"vin": Plant(VIN, vin), "gps": c.location(), **c.noise()},
-                    split_at=r.choice((None, 17)), qos=r.choice((0, 1))),
+            Publish(
+                f"vehicle/{vin}/telemetry",
+                {"vin": Plant(VIN, vin), "gps": c.location(), **c.noise()},
+                split_at=r.choice((None, 17)),
+                qos=r.choice((0, 1)),
+            ),
             Publish(f"device/{ids.make_hex(r, 4)}/status", {"online": True, "rssi": -70}),
         ],
         coalesce_connect=r.random() < 0.3,
@@ -326,10 +397,24 @@ def t_mqtt(c: Ctx, label: str) -> None:
 
 
 PERSONAL: tuple[tuple[Template, int], ...] = (
-    (t_telemetry_camel, 14), (t_telemetry_snake, 8), (t_oem_envelope, 10), (t_microdegree, 5),
-    (t_profile, 16), (t_trip, 9), (t_geojson_point, 3), (t_osmand, 6), (t_headers, 6),
-    (t_form, 6), (t_embedded, 6), (t_nmea, 4), (t_sim, 5), (t_macs, 5), (t_path_vin, 2),
-    (t_latlon_string, 2), (t_websocket, 2), (t_mqtt, 3),
+    (t_telemetry_camel, 14),
+    (t_telemetry_snake, 8),
+    (t_oem_envelope, 10),
+    (t_microdegree, 5),
+    (t_profile, 16),
+    (t_trip, 9),
+    (t_geojson_point, 3),
+    (t_osmand, 6),
+    (t_headers, 6),
+    (t_form, 6),
+    (t_embedded, 6),
+    (t_nmea, 4),
+    (t_sim, 5),
+    (t_macs, 5),
+    (t_path_vin, 2),
+    (t_latlon_string, 2),
+    (t_websocket, 2),
+    (t_mqtt, 3),
 )
 
 
@@ -338,112 +423,228 @@ PERSONAL: tuple[tuple[Template, int], ...] = (
 
 def b_status(c: Ctx, label: str) -> None:
     body = {"doors": {"fl": "closed", "fr": "closed"}, "locked": True, **c.noise()}
-    c.cap.http(label, c.endpoint(), "POST", "/api/v2/vehicle/status", json_body=body,
-               gzip_body=c.rng.random() < 0.3)
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "POST",
+        "/api/v2/vehicle/status",
+        json_body=body,
+        gzip_body=c.rng.random() < 0.3,
+    )
 
 
 def b_ota(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.http(label, r.choice((ep.CN_OTA, ep.KZ_TELEMATICS)), "POST", "/ota/v1/check",
-               json_body={"partNumber": ids.make_bad_vin(r), "ecu": r.choice(("BCM", "TBOX")),
-                          "swVersion": f"{r.randint(1, 4)}.{r.randint(0, 20)}.{r.randint(0, 9)}",
-                          "buildId": ids.make_hex(r, 20)})
+    c.cap.http(
+        label,
+        r.choice((ep.CN_OTA, ep.KZ_TELEMATICS)),
+        "POST",
+        "/ota/v1/check",
+        json_body={
+            "partNumber": ids.make_bad_vin(r),
+            "ecu": r.choice(("BCM", "TBOX")),
+            "swVersion": f"{r.randint(1, 4)}.{r.randint(0, 20)}.{r.randint(0, 9)}",
+            "buildId": ids.make_hex(r, 20),
+        },
+    )
 
 
 def b_order(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.http(label, c.endpoint(), "POST", "/api/v1/charge/order",
-               json_body={"orderNo": ids.make_luhn_failing(r, 15),
-                          "invoiceNo": ids.make_bad_iin(r), "amount": r.randint(500, 9000),
-                          "currency": "KZT", "requestId": ids.make_uuid(r), "ts": c.ms()})
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "POST",
+        "/api/v1/charge/order",
+        json_body={
+            "orderNo": ids.make_luhn_failing(r, 15),
+            "invoiceNo": ids.make_bad_iin(r),
+            "amount": r.randint(500, 9000),
+            "currency": "KZT",
+            "requestId": ids.make_uuid(r),
+            "ts": c.ms(),
+        },
+    )
 
 
 def b_ui(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.http(label, ep.CN_LOG, "POST", "/collect", json_body={"events": [
-        {"screen": r.choice(("map", "home", "climate")), "x": round(r.uniform(0, 90), 2),
-         "y": round(r.uniform(0, 180), 2), "ts": c.ms()} for _ in range(r.randint(1, 4))
-    ], "sessionId": ids.make_uuid(r)})
+    c.cap.http(
+        label,
+        ep.CN_LOG,
+        "POST",
+        "/collect",
+        json_body={
+            "events": [
+                {
+                    "screen": r.choice(("map", "home", "climate")),
+                    "x": round(r.uniform(0, 90), 2),
+                    "y": round(r.uniform(0, 180), 2),
+                    "ts": c.ms(),
+                }
+                for _ in range(r.randint(1, 4))
+            ],
+            "sessionId": ids.make_uuid(r),
+        },
+    )
 
 
 def b_metrics(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.http(label, ep.CN_LOG, "POST", "/metrics",
-               json_body={"cpu": round(r.uniform(1, 99), 1),
-                          "latency_ms": round(r.uniform(20, 80), 2), "mem": round(r.uniform(20, 90), 1), "hash": ids.make_hex(r, 32),
-                          "uptime_s": r.randint(10, 10**6), "ts": c.ms()})
+    c.cap.http(
+        label,
+        ep.CN_LOG,
+        "POST",
+        "/metrics",
+        json_body={
+            "cpu": round(r.uniform(1, 99), 1),
+            "latency_ms": round(r.uniform(20, 80), 2),
+            "mem": round(r.uniform(20, 90), 1),
+            "hash": ids.make_hex(r, 32),
+            "uptime_s": r.randint(10, 10**6),
+            "ts": c.ms(),
+        },
+    )
 
 
 def b_config(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.http(label, c.endpoint(), "GET", "/api/v1/config",
-               query=[("v", f"5.{r.randint(0, 9)}.{r.randint(0, 9)}"), ("lang", "ru"),
-                      ("t", str(c.ms()))])
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "GET",
+        "/api/v1/config",
+        query=[("v", f"5.{r.randint(0, 9)}.{r.randint(0, 9)}"), ("lang", "ru"), ("t", str(c.ms()))],
+    )
 
 
 def b_tile(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.http(label, ep.DE_MAPS, "GET",
-               f"/tiles/{r.randint(10, 16)}/{r.randint(1000, 9000)}/{r.randint(1000, 9000)}.png",
-               user_agent="Mozilla/5.0")
+    c.cap.http(
+        label,
+        ep.DE_MAPS,
+        "GET",
+        f"/tiles/{r.randint(10, 16)}/{r.randint(1000, 9000)}/{r.randint(1000, 9000)}.png",
+        user_agent="Mozilla/5.0",
+    )
 
 
 def b_heartbeat(c: Ctx, label: str) -> None:
-    c.cap.http(label, c.endpoint(), "POST", "/v1/heartbeat",
-               json_body={"status": "ok", "seq": c.rng.randint(1, 99999), "ts": c.ms()})
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "POST",
+        "/v1/heartbeat",
+        json_body={"status": "ok", "seq": c.rng.randint(1, 99999), "ts": c.ms()},
+    )
 
 
 def b_token(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.http(label, c.endpoint(), "POST", "/oauth/refresh",
-               form=[("grant_type", "refresh_token"), ("refresh_token", ids.make_hex(r, 24)),
-                     ("client_id", ids.make_uuid(r))])
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "POST",
+        "/oauth/refresh",
+        form=[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", ids.make_hex(r, 24)),
+            ("client_id", ids.make_uuid(r)),
+        ],
+    )
 
 
 def b_weather(c: Ctx, label: str) -> None:
-    c.cap.http(label, c.endpoint(), "GET", "/api/v1/weather",
-               query=[("city", c.rng.choice(("Almaty", "Astana", "Shymkent"))),
-                      ("units", "metric")])
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "GET",
+        "/api/v1/weather",
+        query=[("city", c.rng.choice(("Almaty", "Astana", "Shymkent"))), ("units", "metric")],
+    )
 
 
 def b_opaque_base64(c: Ctx, label: str) -> None:
     blob = base64.b64encode(c.rng.randbytes(c.rng.randint(24, 96))).decode()
-    c.cap.http(label, c.endpoint(), "POST", "/api/v3/upload",
-               json_body={"data": blob, "encrypt": 1, "keyId": c.rng.randint(1, 9)})
+    c.cap.http(
+        label,
+        c.endpoint(),
+        "POST",
+        "/api/v3/upload",
+        json_body={"data": blob, "encrypt": 1, "keyId": c.rng.randint(1, 9)},
+    )
 
 
 def b_push(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.http(label, ep.CN_PUSH, "POST", "/push/register",
-               json_body={"pushToken": ids.make_hex(r, 32), "platform": "android",
-                          "deviceId": ids.make_hex(r, 8), "channel": r.randint(1, 5)})
+    c.cap.http(
+        label,
+        ep.CN_PUSH,
+        "POST",
+        "/push/register",
+        json_body={
+            "pushToken": ids.make_hex(r, 32),
+            "platform": "android",
+            "deviceId": ids.make_hex(r, 8),
+            "channel": r.randint(1, 5),
+        },
+    )
 
 
 def b_text(c: Ctx, label: str) -> None:
-    c.cap.http(label, ep.CN_LOG, "POST", "/log/raw",
-               text=f"I/tbox: network up rssi=-{c.rng.randint(50, 110)} v=2.14.3\n")
+    c.cap.http(
+        label,
+        ep.CN_LOG,
+        "POST",
+        "/log/raw",
+        text=f"I/tbox: network up rssi=-{c.rng.randint(50, 110)} v=2.14.3\n",
+    )
 
 
 def b_websocket(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.websocket(label, ep.CN_PUSH, "/ws", [
-        WsMessage(True, {"type": "ping", "seq": r.randint(1, 999)}),
-        WsMessage(False, {"type": "pong"}),
-        WsMessage(True, {"type": "stats", "soc": round(r.uniform(10, 99), 1)}),
-    ])
+    c.cap.websocket(
+        label,
+        ep.CN_PUSH,
+        "/ws",
+        [
+            WsMessage(True, {"type": "ping", "seq": r.randint(1, 999)}),
+            WsMessage(False, {"type": "pong"}),
+            WsMessage(True, {"type": "stats", "soc": round(r.uniform(10, 99), 1)}),
+        ],
+    )
 
 
 def b_mqtt(c: Ctx, label: str) -> None:
     r = c.rng
-    c.cap.mqtt(label, ep.RU_MQTT, client_id=f"dev-{ids.make_hex(r, 6)}",
-               publishes=[Publish(f"device/{ids.make_hex(r, 4)}/status",
-                                  {"online": True, "fw": "1.0.7", "temp": 43.2})])
+    c.cap.mqtt(
+        label,
+        ep.RU_MQTT,
+        client_id=f"dev-{ids.make_hex(r, 6)}",
+        publishes=[
+            Publish(
+                f"device/{ids.make_hex(r, 4)}/status", {"online": True, "fw": "1.0.7", "temp": 43.2}
+            )
+        ],
+    )
 
 
 BENIGN: tuple[tuple[Template, int], ...] = (
-    (b_status, 14), (b_ota, 8), (b_order, 8), (b_ui, 6), (b_metrics, 8), (b_config, 8),
-    (b_tile, 5), (b_heartbeat, 8), (b_token, 5), (b_weather, 4), (b_opaque_base64, 5),
-    (b_push, 4), (b_text, 3), (b_websocket, 2), (b_mqtt, 2),
+    (b_status, 14),
+    (b_ota, 8),
+    (b_order, 8),
+    (b_ui, 6),
+    (b_metrics, 8),
+    (b_config, 8),
+    (b_tile, 5),
+    (b_heartbeat, 8),
+    (b_token, 5),
+    (b_weather, 4),
+    (b_opaque_base64, 5),
+    (b_push, 4),
+    (b_text, 3),
+    (b_websocket, 2),
+    (b_mqtt, 2),
 )
 
 

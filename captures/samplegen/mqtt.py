@@ -19,8 +19,9 @@ def _utf8(s: str) -> bytes:
     return struct.pack(">H", len(raw)) + raw
 
 
-def connect(client_id: str, username: str | None = None, password: str | None = None,
-            keepalive: int = 60) -> bytes:
+def connect(
+    client_id: str, username: str | None = None, password: str | None = None, keepalive: int = 60
+) -> bytes:
     flags = 0x02  # clean session
     payload = _utf8(client_id)
     if username is not None:

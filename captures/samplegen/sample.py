@@ -55,7 +55,10 @@ def build_sample() -> Capture:
 
     # 1. Plain JSON telemetry to the Chinese TSP: the core case.
     cap.http(
-        "cn-telemetry-json", ep.CN_TSP, "POST", "/api/v2/vehicle/report",
+        "cn-telemetry-json",
+        ep.CN_TSP,
+        "POST",
+        "/api/v2/vehicle/report",
         json_body={
             "vin": Plant(VIN, vin),
             "imei": Plant(IMEI, imei),
@@ -69,7 +72,10 @@ def build_sample() -> Capture:
     )
     # 2. The same shape to a server in Kazakhstan: findings, no violation.
     cap.http(
-        "kz-telemetry-json", ep.KZ_TELEMATICS, "POST", "/v1/telemetry",
+        "kz-telemetry-json",
+        ep.KZ_TELEMATICS,
+        "POST",
+        "/v1/telemetry",
         json_body={
             "vin": Plant(VIN, vin),
             "imei": Plant(IMEI, imei),
@@ -81,7 +87,10 @@ def build_sample() -> Capture:
     )
     # 3. Owner profile: direct identifiers.
     cap.http(
-        "cn-owner-profile", ep.CN_TSP, "POST", "/api/v1/user/profile",
+        "cn-owner-profile",
+        ep.CN_TSP,
+        "POST",
+        "/api/v1/user/profile",
         json_body={
             "userId": ids.make_uuid(rng),
             "owner": {
@@ -96,7 +105,10 @@ def build_sample() -> Capture:
     )
     # 4. gzip-compressed JSON (content-encoding gzip) with position and MACs.
     cap.http(
-        "cn-gzip-telemetry", ep.CN_TSP, "POST", "/api/v2/vehicle/batch",
+        "cn-gzip-telemetry",
+        ep.CN_TSP,
+        "POST",
+        "/api/v2/vehicle/batch",
         json_body={
             "vin": Plant(VIN, vin),
             "position": {"latitude": Plant(LOCATION, 43.241577), "longitude": 76.949008},
@@ -108,12 +120,18 @@ def build_sample() -> Capture:
     )
     # 5. Query string position to a map service in Germany.
     cap.http(
-        "de-reverse-geocode-query", ep.DE_MAPS, "GET", "/v1/reverse",
+        "de-reverse-geocode-query",
+        ep.DE_MAPS,
+        "GET",
+        "/v1/reverse",
         query=[("lat", Plant(LOCATION, "43.238949")), ("lon", "76.945465"), ("lang", "ru")],
     )
     # 6. OsmAnd-style tracker report: IMEI and position in the query, plain HTTP.
     cap.http(
-        "ru-osmand-query", ep.RU_TRACK, "GET", "/",
+        "ru-osmand-query",
+        ep.RU_TRACK,
+        "GET",
+        "/",
         query=[
             ("imei", Plant(IMEI, imei)),
             ("timestamp", str(int(T0))),
@@ -126,7 +144,10 @@ def build_sample() -> Capture:
     )
     # 7. x-www-form-urlencoded report.
     cap.http(
-        "cn-form-report", ep.CN_TSP, "POST", "/gw/report.do",
+        "cn-form-report",
+        ep.CN_TSP,
+        "POST",
+        "/gw/report.do",
         form=[
             ("imei", Plant(IMEI, imei)),
             ("iccid", Plant(ICCID, iccid)),
@@ -138,7 +159,10 @@ def build_sample() -> Capture:
     )
     # 8. Identifiers carried only in custom headers.
     cap.http(
-        "cn-header-ids", ep.CN_TSP, "GET", "/api/v1/config",
+        "cn-header-ids",
+        ep.CN_TSP,
+        "GET",
+        "/api/v1/config",
         headers=[
             ("X-IMEI", Plant(IMEI, imei)),
             ("X-VIN", Plant(VIN, vin)),
@@ -148,46 +172,67 @@ def build_sample() -> Capture:
     )
     # 9. Base64 that decodes to JSON.
     cap.http(
-        "cn-base64-json", ep.CN_TSP, "POST", "/api/v3/upload",
+        "cn-base64-json",
+        ep.CN_TSP,
+        "POST",
+        "/api/v3/upload",
         json_body={
-            "data": Embed("base64", Embed("json", {
-                "imei": Plant(IMEI, imei),
-                "vin": Plant(VIN, vin),
-                "lat": Plant(LOCATION, 43.244512),
-                "lon": 76.953377,
-            })),
+            "data": Embed(
+                "base64",
+                Embed(
+                    "json",
+                    {
+                        "imei": Plant(IMEI, imei),
+                        "vin": Plant(VIN, vin),
+                        "lat": Plant(LOCATION, 43.244512),
+                        "lon": 76.953377,
+                    },
+                ),
+            ),
             "encrypt": 0,
             "nonce": ids.make_hex(rng, 12),
         },
     )
     # 10. JSON text inside a JSON string.
     cap.http(
-        "cn-embedded-json-string", ep.CN_TSP, "POST", "/api/v1/event",
+        "cn-embedded-json-string",
+        ep.CN_TSP,
+        "POST",
+        "/api/v1/event",
         json_body={
             "event": "trip_start",
-            "payload": Embed("json", {
-                "vin": Plant(VIN, vin),
-                "location": {"lat": Plant(LOCATION, 43.245001), "lon": 76.954002},
-                "driver": {"name": Plant(PERSON_NAME, name)},
-            }),
+            "payload": Embed(
+                "json",
+                {
+                    "vin": Plant(VIN, vin),
+                    "location": {"lat": Plant(LOCATION, 43.245001), "lon": 76.954002},
+                    "driver": {"name": Plant(PERSON_NAME, name)},
+                },
+            ),
         },
     )
     # 11. A track array: one location finding for the list.
     track = ids.make_track(rng, 6)
     cap.http(
-        "cn-track-array", ep.CN_TSP, "POST", "/api/v1/trip/upload",
+        "cn-track-array",
+        ep.CN_TSP,
+        "POST",
+        "/api/v1/trip/upload",
         json_body={
             "vin": Plant(VIN, vin),
             "tripId": ids.make_uuid(rng),
-            "track": Plant(LOCATION, [
-                {"lat": a, "lon": b, "t": ms(i * 5)} for i, (a, b) in enumerate(track)
-            ]),
+            "track": Plant(
+                LOCATION, [{"lat": a, "lon": b, "t": ms(i * 5)} for i, (a, b) in enumerate(track)]
+            ),
         },
     )
     # 12. GeoJSON LineString to the German map service.
     route = ids.make_track(rng, 5)
     cap.http(
-        "de-geojson-route", ep.DE_MAPS, "POST", "/v2/matching",
+        "de-geojson-route",
+        ep.DE_MAPS,
+        "POST",
+        "/v2/matching",
         json_body={
             "type": "Feature",
             "geometry": {
@@ -199,7 +244,10 @@ def build_sample() -> Capture:
     )
     # 13. NMEA sentence in a JSON string.
     cap.http(
-        "ru-nmea-json", ep.RU_TRACK, "POST", "/api/nmea",
+        "ru-nmea-json",
+        ep.RU_TRACK,
+        "POST",
+        "/api/nmea",
         json_body={
             "imei": Plant(IMEI, imei),
             "nmea": Plant(LOCATION, geoformats.gprmc(43.2461, 76.9551)),
@@ -207,7 +255,10 @@ def build_sample() -> Capture:
     )
     # 14. Encoded polyline (Google precision 5).
     cap.http(
-        "de-polyline-route", ep.DE_MAPS, "POST", "/v1/route/share",
+        "de-polyline-route",
+        ep.DE_MAPS,
+        "POST",
+        "/v1/route/share",
         json_body={
             "mode": "drive",
             "route": {
@@ -218,7 +269,10 @@ def build_sample() -> Capture:
     )
     # 15. Chinese-OEM keys with micro-degree integers under lat keys.
     cap.http(
-        "cn-microdegree-oem", ep.CN_TSP, "POST", "/tsp/vehicle/realtime",
+        "cn-microdegree-oem",
+        ep.CN_TSP,
+        "POST",
+        "/tsp/vehicle/realtime",
         json_body={
             "vehicleVin": Plant(VIN, vin),
             "tboxImei": Plant(IMEI, imei),
@@ -230,20 +284,34 @@ def build_sample() -> Capture:
     )
     # 16. VIN as a REST path segment.
     cap.http(
-        "cn-vin-in-path", ep.CN_TSP, "GET",
+        "cn-vin-in-path",
+        ep.CN_TSP,
+        "GET",
         ["api", "v1", "vehicles", Plant(VIN, vin), "status"],
     )
     # 17. WebSocket: text JSON and binary frames; only client messages are scanned.
     cap.websocket(
-        "cn-websocket-stream", ep.CN_PUSH, "/ws/v1/stream",
+        "cn-websocket-stream",
+        ep.CN_PUSH,
+        "/ws/v1/stream",
         [
-            WsMessage(True, {"type": "auth", "token": ids.make_hex(rng, 24),
-                             "deviceId": ids.make_uuid(rng)}),
+            WsMessage(
+                True,
+                {"type": "auth", "token": ids.make_hex(rng, 24), "deviceId": ids.make_uuid(rng)},
+            ),
             WsMessage(False, {"type": "auth_ok", "session": ids.make_hex(rng, 8)}),
-            WsMessage(True, {"type": "location", "data": {
-                "lat": Plant(LOCATION, 43.247003), "lon": 76.956114, "speed": 22.1}}),
-            WsMessage(True, {"type": "identity", "vin": Plant(VIN, vin),
-                             "imei": Plant(IMEI, imei)}, binary=True),
+            WsMessage(
+                True,
+                {
+                    "type": "location",
+                    "data": {"lat": Plant(LOCATION, 43.247003), "lon": 76.956114, "speed": 22.1},
+                },
+            ),
+            WsMessage(
+                True,
+                {"type": "identity", "vin": Plant(VIN, vin), "imei": Plant(IMEI, imei)},
+                binary=True,
+            ),
             WsMessage(True, bytes(range(0, 256, 7)), binary=True),
             WsMessage(False, {"type": "ack", "seq": 3}),
         ],
@@ -251,22 +319,48 @@ def build_sample() -> Capture:
     # 18. MQTT 3.1.1 over plain TCP: IMEI client id, e-mail username, split PUBLISH.
     topic = f"vehicle/{vin}/telemetry"
     cap.mqtt(
-        "ru-mqtt-telemetry", ep.RU_MQTT,
+        "ru-mqtt-telemetry",
+        ep.RU_MQTT,
         client_id=Plant(IMEI, imei),
         username=Plant(EMAIL, email),
         password=ids.make_hex(rng, 8),
         publishes=[
-            Publish(topic, {"vin": Plant(VIN, vin), "gps": {"lat": Plant(LOCATION, 43.248),
-                    "lon": 76.9572}, "soc": 74.0, "ts": ms(60)}),
-            Publish(topic, {"vin": Plant(VIN, vin), "pos": {"lat": Plant(LOCATION, 43.248511),
-                    "lon": 76.957803}, "odometer": 18236.1, "ts": ms(65)}, split_at=23, qos=1),
-            Publish(f"vehicle/{vin}/sim", {"iccid": Plant(ICCID, iccid),
-                    "imsi": Plant(IMSI, imsi), "msisdn": Plant(PHONE, phone)}),
+            Publish(
+                topic,
+                {
+                    "vin": Plant(VIN, vin),
+                    "gps": {"lat": Plant(LOCATION, 43.248), "lon": 76.9572},
+                    "soc": 74.0,
+                    "ts": ms(60),
+                },
+            ),
+            Publish(
+                topic,
+                {
+                    "vin": Plant(VIN, vin),
+                    "pos": {"lat": Plant(LOCATION, 43.248511), "lon": 76.957803},
+                    "odometer": 18236.1,
+                    "ts": ms(65),
+                },
+                split_at=23,
+                qos=1,
+            ),
+            Publish(
+                f"vehicle/{vin}/sim",
+                {
+                    "iccid": Plant(ICCID, iccid),
+                    "imsi": Plant(IMSI, imsi),
+                    "msisdn": Plant(PHONE, phone),
+                },
+            ),
         ],
     )
     # 19. Head unit on the car's LAN: a private address has no country.
     cap.http(
-        "lan-headunit-sync", ep.LAN_HEADUNIT, "POST", "/sync/profile",
+        "lan-headunit-sync",
+        ep.LAN_HEADUNIT,
+        "POST",
+        "/sync/profile",
         json_body={
             "driverName": Plant(PERSON_NAME, name),
             "phone": Plant(PHONE, ids.format_phone(phone, 1)),
@@ -275,7 +369,10 @@ def build_sample() -> Capture:
     )
     # 20. Domestic insurer: IIN, name, plate, VIN to KZ.
     cap.http(
-        "kz-insurer-policy", ep.KZ_INSURER, "POST", "/v1/policy/quote",
+        "kz-insurer-policy",
+        ep.KZ_INSURER,
+        "POST",
+        "/v1/policy/quote",
         json_body={
             "iin": Plant(IIN, iin),
             "fullName": Plant(PERSON_NAME, name),
@@ -287,105 +384,203 @@ def build_sample() -> Capture:
     # 21. Contacts in several phone formats.
     second_phone = ids.make_phone(rng)
     cap.http(
-        "cn-emergency-contacts", ep.CN_TSP, "PUT", "/api/v1/user/contacts",
+        "cn-emergency-contacts",
+        ep.CN_TSP,
+        "PUT",
+        "/api/v1/user/contacts",
         json_body={
             "contacts": [
-                {"name": Plant(PERSON_NAME, ids.make_name(rng)),
-                 "phone": Plant(PHONE, ids.format_phone(second_phone, 2))},
-                {"name": Plant(PERSON_NAME, ids.make_name(rng, cyrillic=True)),
-                 "phone": Plant(PHONE, ids.format_phone(ids.make_phone(rng), 3))},
+                {
+                    "name": Plant(PERSON_NAME, ids.make_name(rng)),
+                    "phone": Plant(PHONE, ids.format_phone(second_phone, 2)),
+                },
+                {
+                    "name": Plant(PERSON_NAME, ids.make_name(rng, cyrillic=True)),
+                    "phone": Plant(PHONE, ids.format_phone(ids.make_phone(rng), 3)),
+                },
             ],
         },
     )
     # 22. Account login: e-mail as the username.
     cap.http(
-        "de-account-login", ep.DE_MAPS, "POST", "/oauth/token",
-        json_body={"username": Plant(EMAIL, email), "password": "********",
-                   "grant_type": "password", "client_id": ids.make_uuid(rng)},
+        "de-account-login",
+        ep.DE_MAPS,
+        "POST",
+        "/oauth/token",
+        json_body={
+            "username": Plant(EMAIL, email),
+            "password": "********",
+            "grant_type": "password",
+            "client_id": ids.make_uuid(rng),
+        },
     )
     # 23. SIM block only.
     cap.http(
-        "cn-sim-info", ep.CN_TSP, "POST", "/api/v1/tbox/sim",
-        json_body={"sim": {"imsi": Plant(IMSI, imsi), "iccid": Plant(ICCID, iccid),
-                           "operator": "Tele2.kz", "rssi": -71}},
+        "cn-sim-info",
+        ep.CN_TSP,
+        "POST",
+        "/api/v1/tbox/sim",
+        json_body={
+            "sim": {
+                "imsi": Plant(IMSI, imsi),
+                "iccid": Plant(ICCID, iccid),
+                "operator": "Tele2.kz",
+                "rssi": -71,
+            }
+        },
     )
     # 24. Latitude/longitude as strings, Chinese-OEM key names.
     cap.http(
-        "cn-oem-string-coords", ep.CN_TSP, "POST", "/tsp/v1/position",
-        json_body={"vehicleVin": Plant(VIN, vin), "gpsLat": Plant(LOCATION, "43.249120"),
-                   "gpsLng": "76.958431", "gpsTime": ms(90)},
+        "cn-oem-string-coords",
+        ep.CN_TSP,
+        "POST",
+        "/tsp/v1/position",
+        json_body={
+            "vehicleVin": Plant(VIN, vin),
+            "gpsLat": Plant(LOCATION, "43.249120"),
+            "gpsLng": "76.958431",
+            "gpsTime": ms(90),
+        },
     )
     # 25. MQTT over TLS to a domestic broker, CONNECT and first PUBLISH in one segment.
     cap.mqtt(
-        "kz-mqtt-tls", ep.KZ_MQTT,
+        "kz-mqtt-tls",
+        ep.KZ_MQTT,
         client_id=Plant(IMEI, ids.make_imei(rng)),
-        publishes=[Publish(f"vehicle/{vin}/telemetry",
-                           {"vin": Plant(VIN, vin), "lat": Plant(LOCATION, 43.25011),
-                            "lon": 76.95912})],
+        publishes=[
+            Publish(
+                f"vehicle/{vin}/telemetry",
+                {"vin": Plant(VIN, vin), "lat": Plant(LOCATION, 43.25011), "lon": 76.95912},
+            )
+        ],
         coalesce_connect=True,
     )
 
     # Benign flows and decoys: none of these may give a finding.
     cap.http(
-        "cn-battery-decoy", ep.CN_TSP, "POST", "/api/v2/vehicle/battery",
-        json_body={"soc": 76.5, "cabinTemp": 43.2, "outsideTemp": -12.5, "range_km": 312,
-                   "cellVoltageMax": 4.112, "ts": ms(120)},
+        "cn-battery-decoy",
+        ep.CN_TSP,
+        "POST",
+        "/api/v2/vehicle/battery",
+        json_body={
+            "soc": 76.5,
+            "cabinTemp": 43.2,
+            "outsideTemp": -12.5,
+            "range_km": 312,
+            "cellVoltageMax": 4.112,
+            "ts": ms(120),
+        },
     )
     cap.http(
-        "cn-order-decoy", ep.CN_TSP, "POST", "/api/v1/charge/order",
-        json_body={"orderNo": ids.make_luhn_failing(rng, 15),
-                   "paymentRef": ids.make_luhn_failing(rng, 15),
-                   "requestId": ids.make_uuid(rng), "nonce": ids.make_hex(rng, 16),
-                   "amount": 4350.0, "currency": "KZT", "ts": ms(130)},
+        "cn-order-decoy",
+        ep.CN_TSP,
+        "POST",
+        "/api/v1/charge/order",
+        json_body={
+            "orderNo": ids.make_luhn_failing(rng, 15),
+            "paymentRef": ids.make_luhn_failing(rng, 15),
+            "requestId": ids.make_uuid(rng),
+            "nonce": ids.make_hex(rng, 16),
+            "amount": 4350.0,
+            "currency": "KZT",
+            "ts": ms(130),
+        },
     )
     cap.http(
-        "cn-ota-partnumber-decoy", ep.CN_OTA, "POST", "/ota/v1/check",
-        json_body={"partNumber": ids.make_bad_vin(rng), "ecu": "BCM",
-                   "hwPartNo": ids.make_bad_vin(rng), "swVersion": "2.14.3-build.7781",
-                   "buildId": ids.make_hex(rng, 20)},
+        "cn-ota-partnumber-decoy",
+        ep.CN_OTA,
+        "POST",
+        "/ota/v1/check",
+        json_body={
+            "partNumber": ids.make_bad_vin(rng),
+            "ecu": "BCM",
+            "hwPartNo": ids.make_bad_vin(rng),
+            "swVersion": "2.14.3-build.7781",
+            "buildId": ids.make_hex(rng, 20),
+        },
     )
     cap.http(
-        "cn-ui-events-decoy", ep.CN_LOG, "POST", "/collect",
-        json_body={"events": [
-            {"screen": "map", "action": "tap", "x": 43.21, "y": 76.88, "ts": ms(140)},
-            {"screen": "home", "action": "swipe", "x": 540, "y": 1170, "ts": ms(141)},
-        ], "sessionId": ids.make_uuid(rng), "appVersion": "5.3.1"},
+        "cn-ui-events-decoy",
+        ep.CN_LOG,
+        "POST",
+        "/collect",
+        json_body={
+            "events": [
+                {"screen": "map", "action": "tap", "x": 43.21, "y": 76.88, "ts": ms(140)},
+                {"screen": "home", "action": "swipe", "x": 540, "y": 1170, "ts": ms(141)},
+            ],
+            "sessionId": ids.make_uuid(rng),
+            "appVersion": "5.3.1",
+        },
     )
     cap.http(
-        "cn-metrics-decoy", ep.CN_LOG, "POST", "/metrics",
-        json_body={"cpu": 23.5, "mem": 61.2, "uptime_s": 86412, "invoiceNo": ids.make_bad_iin(rng),
-                   "fw": "1.0.7", "hash": ids.make_hex(rng, 32), "ts": ms(150)},
+        "cn-metrics-decoy",
+        ep.CN_LOG,
+        "POST",
+        "/metrics",
+        json_body={
+            "cpu": 23.5,
+            "mem": 61.2,
+            "uptime_s": 86412,
+            "invoiceNo": ids.make_bad_iin(rng),
+            "fw": "1.0.7",
+            "hash": ids.make_hex(rng, 32),
+            "ts": ms(150),
+        },
     )
-    cap.http("de-map-tile", ep.DE_MAPS, "GET", "/tiles/12/2845/1510.png",
-             user_agent="Mozilla/5.0")
+    cap.http("de-map-tile", ep.DE_MAPS, "GET", "/tiles/12/2845/1510.png", user_agent="Mozilla/5.0")
     cap.http(
-        "kz-heartbeat", ep.KZ_TELEMATICS, "POST", "/v1/heartbeat",
+        "kz-heartbeat",
+        ep.KZ_TELEMATICS,
+        "POST",
+        "/v1/heartbeat",
         json_body={"status": "ok", "seq": 1042, "rssi": -67, "ts": ms(160)},
     )
     cap.http(
-        "cn-token-refresh-form", ep.CN_TSP, "POST", "/oauth/refresh",
-        form=[("grant_type", "refresh_token"), ("refresh_token", ids.make_hex(rng, 24)),
-              ("client_id", ids.make_uuid(rng))],
+        "cn-token-refresh-form",
+        ep.CN_TSP,
+        "POST",
+        "/oauth/refresh",
+        form=[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", ids.make_hex(rng, 24)),
+            ("client_id", ids.make_uuid(rng)),
+        ],
     )
     cap.http(
-        "cn-weather-city", ep.CN_TSP, "GET", "/api/v1/weather",
+        "cn-weather-city",
+        ep.CN_TSP,
+        "GET",
+        "/api/v1/weather",
         query=[("city", "Almaty"), ("units", "metric"), ("ts", str(ms(170)))],
     )
     cap.http(
-        "cn-gzip-benign", ep.CN_LOG, "POST", "/log/upload",
+        "cn-gzip-benign",
+        ep.CN_LOG,
+        "POST",
+        "/log/upload",
         json_body={"level": "info", "msg": "tbox online", "count": 3, "ts": ms(175)},
         gzip_body=True,
     )
 
     # Undecodable bodies: a note each, never a finding.
     cap.http(
-        "cn-malformed-json", ep.CN_TSP, "POST", "/api/v1/status",
+        "cn-malformed-json",
+        ep.CN_TSP,
+        "POST",
+        "/api/v1/status",
         raw=b'{"status": "ok", "count": 3, "items": [1, 2,',
-        content_type="application/json", notes=["request.body"],
+        content_type="application/json",
+        notes=["request.body"],
     )
     cap.http(
-        "cn-broken-gzip", ep.CN_TSP, "POST", "/api/v2/vehicle/batch",
+        "cn-broken-gzip",
+        ep.CN_TSP,
+        "POST",
+        "/api/v2/vehicle/batch",
         raw=gzip.compress(json.dumps({"status": "ok"}).encode(), mtime=0)[:12] + b"\x00garbage",
-        content_type="application/json", gzip_body=True, notes=["request.body"],
+        content_type="application/json",
+        gzip_body=True,
+        notes=["request.body"],
     )
     return cap

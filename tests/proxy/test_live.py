@@ -1,0 +1,112 @@
+"""Real HTTP requests through ``shekara proxy`` to upstream servers in a private namespace.
+
+The upstream servers listen on addresses the embedded database places in
+China (223.5.5.5) and Kazakhstan (95.56.0.1), bound to the loopback of a
+namespace with no route out: the proxy connects to them for real and
+geolocates the peer it actually reached.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shekara.audit.model import Category
+from shekara.evidence.store import FindingStore
+from tests.proxy.netns import in_namespace, namespace
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
+
+HERE = Path(__file__).parent
+SHEKARA = str(Path(sys.executable).with_name("shekara"))
+CN, KZ = "223.5.5.5", "95.56.0.1"
+VIN = "LSVAU2180N2183294"
+IMEI = "356938035643809"
+
+REQUESTS = [
+    {
+        "method": "POST",
+        "host": CN,
+        "path": "/api/v1/telemetry",
+        "json": {"vehicle": {"vin": VIN}, "gnss": {"lat": 43.238949, "lon": 76.889709}},
+    },
+    {
+        "method": "POST",
+        "host": CN,
+        "path": "/api/v1/owner",
+        "gzip": True,
+        "json": {"owner": {"phone": "+77012345678", "email": "aigerim@example.kz"}},
+    },
+    {"method": "GET", "host": CN, "path": f"/track?imei={IMEI}&lat=43.2389&lon=76.8897"},
+    {
+        "method": "POST",
+        "host": KZ,
+        "path": "/ingest",
+        "headers": {"x-vin": VIN},
+        "json": {"soc": 76.5, "cabin_temp": 43.2},
+    },
+]
+
+
+def test_live_proxy_records_findings(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    env = {"SHEKARA_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    with namespace([CN, KZ]) as ns:
+        upstream = subprocess.Popen(
+            in_namespace(ns, [sys.executable, str(HERE / "upstream_server.py"), "8081", CN, KZ]),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        proxy = subprocess.Popen(
+            in_namespace(
+                ns,
+                [SHEKARA, "proxy", "--listen-port", "18080", "--db", f"sqlite:///{db}"],
+            ),
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert upstream.stdout is not None and upstream.stdout.readline().strip() == "ready"
+            client = subprocess.run(
+                in_namespace(ns, [sys.executable, str(HERE / "live_client.py"), "18080", "8081"]),
+                input=json.dumps(REQUESTS),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert client.returncode == 0, client.stderr
+            # The car's traffic went through untouched.
+            assert client.stdout.splitlines() == ['200 {"ok": true}'] * len(REQUESTS)
+        finally:
+            proxy.send_signal(signal.SIGTERM)
+            try:
+                _, proxy_err = proxy.communicate(timeout=30)
+            finally:
+                upstream.kill()
+                upstream.wait()
+        assert proxy.returncode == 0, proxy_err
+
+    store = FindingStore(f"sqlite:///{db}")
+    found = {
+        (s.finding.category, s.finding.field, s.finding.destination.country, s.finding.violation)
+        for s in store.query_findings(limit=1000)
+    }
+    assert found == {
+        (Category.VIN, "request.body:$.vehicle.vin", "CN", True),
+        (Category.LOCATION, "request.body:$.gnss.lat", "CN", True),
+        (Category.PHONE, "request.body:$.owner.phone", "CN", True),
+        (Category.EMAIL, "request.body:$.owner.email", "CN", True),
+        (Category.IMEI, "request.query:imei", "CN", True),
+        (Category.LOCATION, "request.query:lat", "CN", True),
+        (Category.VIN, "request.header:x-vin", "KZ", False),
+    }
+    for s in store.query_findings(limit=1000):
+        assert s.finding.destination.ip in (CN, KZ)
+        assert s.finding.destination.port == 8081
+        assert VIN not in s.finding.preview and VIN not in s.finding.value_hash
