@@ -16,6 +16,7 @@ from shekara.addons import state
 from shekara.audit.decoders import (
     DecodeError,
     MqttStream,
+    MqttStreamError,
     decode_body,
     decode_content,
     decode_headers,
@@ -116,13 +117,17 @@ class Decoding:
             return
         try:
             a.documents.extend(stream.feed(msg.content))
-        except DecodeError as e:
+        except MqttStreamError as e:
+            # Packets before the damage still count; the rest of the stream cannot be framed.
+            a.documents.extend(e.documents)
             self._mqtt[f.id] = None
             _note(a, "mqtt", f"undecodable: {e}")
         except Exception as e:
             self._mqtt[f.id] = None
             log.exception("decoding failed for flow %s", f.id)
             _note(a, "mqtt", f"decoder error: {type(e).__name__}: {e}")
+        for u in stream.take_notes():
+            _note(a, u.source, f"undecodable: {u.reason}")
 
     def tcp_end(self, f: tcp.TCPFlow) -> None:
         self._mqtt.pop(f.id, None)

@@ -18,15 +18,11 @@ class Judgement:
         a = state.current(f)
         if a is None or not a.hits:
             return
-        now = time.time()
         a.destination = state.destination(f)
-        seen: set[tuple[str, str]] = set()
-        for hit in a.hits:
-            key = (hit.field.locator, hit.category.value)
-            if key in seen:
-                continue
-            seen.add(key)
-            a.findings.append(self.judge.judge(hit, a.destination, f.id, a.observed_at, now))
+        findings, a.notes = self.judge.judge_all(
+            a.hits, a.destination, f.id, a.observed_at, time.time(), a.notes
+        )
+        a.findings.extend(findings)
 
     def response(self, f: mflow.Flow) -> None:
         self._judge(f)

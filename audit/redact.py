@@ -44,6 +44,14 @@ def preview(category: Category, canonical: str) -> str:
             return _mask(canonical, 3, 2)
 
 
+def mask_known(text: str, secrets: dict[str, str]) -> str:
+    """Replaces each detected value that occurs in ``text`` by its masked preview."""
+    for raw in sorted(secrets, key=len, reverse=True):
+        if raw in text:
+            text = text.replace(raw, secrets[raw])
+    return text
+
+
 class Redactor:
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:

@@ -7,8 +7,11 @@ query it so, while the rule text says what it does and does not prove.
 
 from __future__ import annotations
 
-from shekara.audit.model import Category, Destination, Finding, Hit, Verdict
-from shekara.audit.redact import Redactor
+import dataclasses
+from collections.abc import Sequence
+
+from shekara.audit.model import Category, Destination, Finding, Hit, Note, Verdict
+from shekara.audit.redact import Redactor, mask_known
 from shekara.rulesets.loader import Ruleset
 from shekara.rulesets.schema import Rule
 
@@ -85,3 +88,44 @@ class Judge:
             recorded_at=recorded_at,
             legal_refs=tuple(f"{r.law} Art. {r.article}" for r in rule.legal_refs),
         )
+
+    def judge_all(
+        self,
+        hits: Sequence[Hit],
+        dest: Destination | None,
+        flow_id: str,
+        observed_at: float,
+        recorded_at: float,
+        notes: Sequence[Note] = (),
+    ) -> tuple[list[Finding], list[Note]]:
+        """Findings for one event's hits, one per (locator, category), and its notes.
+
+        A locator can itself carry a detected value (an MQTT topic
+        ``vehicle/<VIN>/telemetry``): every detected value is masked wherever
+        it appears in a locator or a note's source, so that the evidence
+        never repeats what it hides.
+        """
+        secrets = {}
+        for hit in hits:
+            preview = self.redactor.redact(hit)[0]
+            for raw in (hit.canonical, hit.field.value):
+                if isinstance(raw, str) and len(raw) >= 6:
+                    secrets[raw] = preview
+        findings: list[Finding] = []
+        seen: set[tuple[str, Category]] = set()
+        for hit in hits:
+            key = (hit.field.locator, hit.category)
+            if key in seen:
+                continue
+            seen.add(key)
+            f = self.judge(hit, dest, flow_id, observed_at, recorded_at)
+            if secrets:
+                f = dataclasses.replace(
+                    f, field=mask_known(f.field, secrets), source=mask_known(f.source, secrets)
+                )
+            findings.append(f)
+        masked_notes = [
+            dataclasses.replace(n, source=mask_known(n.source, secrets)) if secrets else n
+            for n in notes
+        ]
+        return findings, masked_notes

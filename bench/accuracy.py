@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shekara.audit.model import Category
+from shekara.audit.redact import mask_known, preview
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CAPTURES = (ROOT / "captures" / "labelled.mitm", ROOT / "captures" / "sample.mitm")
 
@@ -54,10 +57,16 @@ def load_manifest(path: Path) -> Expected:
     for flow_id, entry in data["flows"].items():
         exp.names[flow_id] = entry.get("name", "")
         exp.hosts[flow_id] = entry.get("host", "")
+        # Detected values inside a locator (a VIN in an MQTT topic) are stored masked.
+        secrets = {
+            f["value"]: preview(Category(f["category"]), f["value"])
+            for f in entry["findings"]
+            if isinstance(f["value"], str) and len(f["value"]) >= 6
+        }
         for f in entry["findings"]:
             pair = (flow_id, f["category"])
             exp.pairs.add(pair)
-            exp.fields.setdefault(pair, []).append(f["field"])
+            exp.fields.setdefault(pair, []).append(mask_known(f["field"], secrets))
             exp.violation[pair] = bool(f["violation"])
     return exp
 

@@ -83,7 +83,11 @@ class MqttStream:
         documents: list[Document] = []
         try:
             while (packet := self._next_packet()) is not None:
-                doc = self._decode(*packet)
+                first, body = packet
+                if first >> 4 == PUBLISH:
+                    documents.extend(self._publish_documents(first, body))
+                    continue
+                doc = self._decode(first, body)
                 if doc is not None:
                     documents.append(doc)
         except DecodeError as exc:
@@ -119,8 +123,6 @@ class MqttStream:
         kind = first >> 4
         if kind == CONNECT:
             return self._connect(body)
-        if kind == PUBLISH:
-            return self._publish(first, body)
         return None  # Acks, subscriptions and pings carry no payload worth auditing.
 
     def _connect(self, body: bytes) -> Document | None:
@@ -157,7 +159,22 @@ class MqttStream:
             self._notes.append(Undecoded("mqtt.connect", reason))
         return self._document("mqtt.connect", KeyValues(tree))
 
-    def _publish(self, first: int, body: bytes) -> Document | None:
+    def _publish_documents(self, first: int, body: bytes) -> list[Document]:
+        """A Document for the topic's levels, then the payload's Document if there is one.
+
+        Topics often carry identifiers (``vehicle/<VIN>/telemetry``), and they
+        are sent even when the payload is empty or opaque.
+        """
+        # The topic is taken after _publish resolved an MQTT 5 alias: the packet itself may
+        # carry an empty topic name.
+        topic, doc = self._publish(first, body)
+        out = [Document(f"mqtt.publish[{topic}]", KeyValues(topic=topic_levels(topic)))]
+        if doc is not None:
+            out.append(doc)
+        return out
+
+    def _publish(self, first: int, body: bytes) -> tuple[str, Document | None]:
+        """The PUBLISH's topic (alias resolved) and its payload's Document, if any."""
         r = _Reader(body, "PUBLISH")
         topic = r.string()
         qos = (first >> 1) & 0x03
@@ -175,7 +192,7 @@ class MqttStream:
         payload = r.rest()
         source = f"mqtt.publish[{topic}]"
         if not payload.strip():
-            return None
+            return topic, None
         tree = _json_payload(payload)
         if tree is None:
             text = _text(payload)
@@ -183,9 +200,9 @@ class MqttStream:
                 self._notes.append(
                     Undecoded(source, f"binary MQTT payload, {len(payload)} bytes, not decoded")
                 )
-                return None
+                return topic, None
             tree = KeyValues(payload=text)
-        return self._document(source, tree)
+        return topic, self._document(source, tree)
 
     def _document(self, source: str, tree: Any) -> Document | None:
         # A hostile payload spoils only its own packet, not the stream's framing.
@@ -194,6 +211,11 @@ class MqttStream:
         except DecodeError as exc:
             self._notes.append(Undecoded(source, str(exc)))
             return None
+
+
+def topic_levels(topic: str) -> list[str]:
+    """A topic's levels, read as repeated values of one key: ``topic``, ``topic[1]``, …"""
+    return topic.split("/")
 
 
 def looks_like_mqtt(first_bytes: bytes) -> bool:

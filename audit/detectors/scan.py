@@ -34,6 +34,9 @@ MAX_DEPTH = 100
 #: Strings longer than this, or sentences, are also scanned as free text.
 FREE_TEXT_MIN = 40
 _SENTENCE_MIN = 16
+#: Shorter strings are scanned too when they join parts: sentences, and compound
+#: identifiers such as an MQTT client id ``tbox-<IMEI>`` or ``vin:<VIN>``.
+_COMPOUND_SEPARATORS = frozenset(" -_:/|;")
 #: Without a key hint nothing shorter can match ("a@b.kz" is the shortest).
 _UNKEYED_MIN = 6
 
@@ -299,7 +302,7 @@ class _Scan:
                 wants |= W_LOCATION
         if wants:
             self.run(wants, value, path, key, parent)
-        if n > FREE_TEXT_MIN or (n >= _SENTENCE_MIN and " " in value):
+        if n > FREE_TEXT_MIN or (n >= _SENTENCE_MIN and _COMPOUND_SEPARATORS & set(value)):
             for category, match in text.scan_text(value):
                 self.add(category, path, key, value, match)
 

@@ -54,7 +54,7 @@ class WsMessage:
 
 @dataclass(frozen=True)
 class Publish:
-    topic: str
+    topic: str | Sequence[Any]  # a string, or its levels with Plant markers
     body: Any  # a tree (JSON payload) or a str / Plant (non-JSON payload)
     split_at: int | None = None  # split the packet over two TCP messages at this byte
     qos: int = 0
@@ -360,7 +360,14 @@ class Capture:
         chunks: list[tuple[bool, bytes]] = [(True, mqtt.connect(cid, user, password))]
         chunks.append((False, mqtt.connack()))
         for k, pub in enumerate(publishes):
-            source = f"mqtt.publish[{pub.topic}]"
+            levels = pub.topic.split("/") if isinstance(pub.topic, str) else list(pub.topic)
+            topic = "/".join(str(v.value if isinstance(v, Plant) else v) for v in levels)
+            source = f"mqtt.publish[{topic}]"
+            # Topic levels are located as repeated values of one key: topic, topic[1], ...
+            for i, level in enumerate(levels):
+                if isinstance(level, Plant):
+                    path = "topic" if i == 0 else f"topic[{i}]"
+                    planted.append((source, Planted(level.category, path, level.value)))
             if isinstance(pub.body, dict | list):
                 tree, p_planted = materialise(pub.body)
                 payload = json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode()
@@ -372,7 +379,7 @@ class Capture:
                     value = value.value
                 payload = str(value).encode()
             planted += [(source, p) for p in p_planted]
-            packet = mqtt.publish(pub.topic, payload, qos=pub.qos, packet_id=k + 1)
+            packet = mqtt.publish(topic, payload, qos=pub.qos, packet_id=k + 1)
             if pub.split_at is not None:
                 chunks += [(True, packet[: pub.split_at]), (True, packet[pub.split_at :])]
             elif coalesce_connect and k == 0:

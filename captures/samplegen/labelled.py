@@ -385,7 +385,7 @@ def t_mqtt(c: Ctx, label: str) -> None:
         password=ids.make_hex(r, 6),
         publishes=[
             Publish(
-                f"vehicle/{vin}/telemetry",
+                ("vehicle", Plant(VIN, vin), "telemetry"),
                 {"vin": Plant(VIN, vin), "gps": c.location(), **c.noise()},
                 split_at=r.choice((None, 17)),
                 qos=r.choice((0, 1)),

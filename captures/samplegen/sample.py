@@ -317,7 +317,7 @@ def build_sample() -> Capture:
         ],
     )
     # 18. MQTT 3.1.1 over plain TCP: IMEI client id, e-mail username, split PUBLISH.
-    topic = f"vehicle/{vin}/telemetry"
+    topic = ("vehicle", Plant(VIN, vin), "telemetry")
     cap.mqtt(
         "ru-mqtt-telemetry",
         ep.RU_MQTT,
@@ -346,7 +346,7 @@ def build_sample() -> Capture:
                 qos=1,
             ),
             Publish(
-                f"vehicle/{vin}/sim",
+                ("vehicle", Plant(VIN, vin), "sim"),
                 {
                     "iccid": Plant(ICCID, iccid),
                     "imsi": Plant(IMSI, imsi),
@@ -449,7 +449,7 @@ def build_sample() -> Capture:
         client_id=Plant(IMEI, ids.make_imei(rng)),
         publishes=[
             Publish(
-                f"vehicle/{vin}/telemetry",
+                ("vehicle", Plant(VIN, vin), "telemetry"),
                 {"vin": Plant(VIN, vin), "lat": Plant(LOCATION, 43.25011), "lon": 76.95912},
             )
         ],

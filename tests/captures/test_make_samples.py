@@ -295,6 +295,9 @@ def located_values(flow: Any, locator: str) -> list[Any]:
         found = []
         for topic, payload in mqtt_publishes(flow):
             if topic == m.group(1):
+                if tm := re.fullmatch(r"topic(?:\[(\d+)\])?", path):
+                    found.append(topic.split("/")[int(tm.group(1) or 0)])
+                    continue
                 try:
                     found.append(resolve(json.loads(payload), path))
                 except (KeyError, IndexError, TypeError):

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 HERE = Path(__file__).parent
 SHEKARA = str(Path(sys.executable).with_name("shekara"))
 CN, KZ = "223.5.5.5", "95.56.0.1"
-VIN = "LSVAU2180N2183294"
+VIN = "LSVAU218XN2183294"
 IMEI = "356938035643809"
 
 REQUESTS = [

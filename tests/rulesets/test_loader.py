@@ -59,10 +59,10 @@ def test_rule_examples(rule_id: str, should_match: bool, example: dict[str, obje
 )
 def test_verdicts(country: str | None, private: bool, verdict: Verdict, violation: bool) -> None:
     dest = Destination(host="h", ip="1.2.3.4", port=1, country=country, private=private)
-    hit = Hit(Category.VIN, Field("l", "vin", "v", "s"), "LSVAU2180N2183294", "checksum")
+    hit = Hit(Category.VIN, Field("l", "vin", "v", "s"), "LSVAU218XN2183294", "checksum")
     f = JUDGE.judge(hit, dest, "id", 1.0, 2.0)
     assert (f.verdict, f.violation) == (verdict, violation)
-    assert "LSVAU2180N2183294" not in f.preview
+    assert "LSVAU218XN2183294" not in f.preview
     assert f.confidence is Confidence.HIGH
 
 

@@ -6,14 +6,16 @@ import json
 from typing import Any
 
 import pytest
+
 from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.decoders.mqtt import (
     MqttStream,
     MqttStreamError,
     Undecoded,
     looks_like_mqtt,
+    topic_levels,
 )
-from shekara.audit.decoders.tree import flatten
+from shekara.audit.decoders.tree import KeyValues, flatten
 from shekara.audit.model import Document
 
 PASSWORD = b"s3cret-password"
@@ -94,6 +96,30 @@ def _rows(docs: list[Document]) -> list[tuple[str, Any]]:
     return [(f.locator, f.value) for doc in docs for f in flatten(doc)]
 
 
+def _is_topic(doc: Document) -> bool:
+    # Payload trees are plain dicts/lists/scalars or KeyValues(payload=...), never this shape.
+    return (
+        doc.source.startswith("mqtt.publish[")
+        and isinstance(doc.tree, KeyValues)
+        and list(doc.tree) == ["topic"]
+    )
+
+
+def _topics(docs: list[Document]) -> list[Document]:
+    """The topic Documents that every PUBLISH yields, in order."""
+    return [doc for doc in docs if _is_topic(doc)]
+
+
+def _payloads(docs: list[Document]) -> list[Document]:
+    """Everything but the topic Documents: CONNECT and PUBLISH payload Documents, in order."""
+    return [doc for doc in docs if not _is_topic(doc)]
+
+
+def _topic_rows(topic: str, levels: list[str]) -> list[tuple[str, Any]]:
+    source = f"mqtt.publish[{topic}]"
+    return [(f"{source}:topic" + (f"[{i}]" if i else ""), v) for i, v in enumerate(levels)]
+
+
 def test_connect_fields_and_no_password() -> None:
     stream = MqttStream()
     (doc,) = stream.feed(connect(username="aliya@example.kz", password=PASSWORD))
@@ -142,7 +168,8 @@ def test_connect_protocol_versions(name: bytes, level: int) -> None:
 )
 def test_publish_json_any_qos(qos: int, retain: bool) -> None:
     packet = publish("vehicle/1/telemetry", json.dumps(TELEMETRY).encode(), qos=qos, retain=retain)
-    (doc,) = MqttStream().feed(packet)
+    topic, doc = MqttStream().feed(packet)
+    assert _rows([topic]) == _topic_rows("vehicle/1/telemetry", ["vehicle", "1", "telemetry"])
     assert doc.source == "mqtt.publish[vehicle/1/telemetry]"
     assert _rows([doc]) == [
         ("mqtt.publish[vehicle/1/telemetry]:$.vin", "WBA00000000DEMO02"),
@@ -162,21 +189,28 @@ def test_publish_json_any_qos(qos: int, retain: bool) -> None:
     ],
 )
 def test_publish_payload_forms(payload: bytes, rows: list[tuple[str, Any]]) -> None:
-    assert _rows(MqttStream().feed(publish("t", payload))) == rows
+    docs = MqttStream().feed(publish("t", payload))
+    assert _rows(_topics(docs)) == [("mqtt.publish[t]:topic", "t")]
+    assert _rows(_payloads(docs)) == rows
 
 
 def test_publish_binary_payload_is_a_note_not_a_document() -> None:
     stream = MqttStream()
-    assert stream.feed(publish("bin/t", b"\x08\x96\x01\xff\x00")) == []
+    docs = stream.feed(publish("bin/t", b"\x08\x96\x01\xff\x00"))
+    assert _rows(docs) == _topic_rows("bin/t", ["bin", "t"])
+    assert _payloads(docs) == []
     assert stream.take_notes() == [
         Undecoded("mqtt.publish[bin/t]", "binary MQTT payload, 5 bytes, not decoded")
     ]
     assert stream.take_notes() == []
 
 
-def test_publish_empty_payload_gives_nothing() -> None:
+@pytest.mark.parametrize("payload", [b"", b" \r\n\t"])
+def test_publish_empty_payload_gives_only_the_topic(payload: bytes) -> None:
     stream = MqttStream()
-    assert stream.feed(publish("retained/clear", b"", retain=True)) == []
+    docs = stream.feed(publish("retained/clear", payload, retain=True))
+    assert _rows(docs) == _topic_rows("retained/clear", ["retained", "clear"])
+    assert _payloads(docs) == []
     assert stream.take_notes() == []
 
 
@@ -184,7 +218,12 @@ def test_hostile_payload_spoils_only_its_packet() -> None:
     stream = MqttStream()
     bomb = b"[" * 150 + b"]" * 150
     docs = stream.feed(publish("a", bomb) + publish("b", b'{"ok": 1}'))
-    assert _rows(docs) == [("mqtt.publish[b]:$.ok", 1)]
+    # The spoiled packet's topic was still sent, so it still counts.
+    assert _rows(docs) == [
+        ("mqtt.publish[a]:topic", "a"),
+        ("mqtt.publish[b]:topic", "b"),
+        ("mqtt.publish[b]:$.ok", 1),
+    ]
     (note,) = stream.take_notes()
     assert note.source == "mqtt.publish[a]" and "nested deeper" in note.reason
 
@@ -198,7 +237,7 @@ def test_mqtt5_properties_and_topic_alias() -> None:
         + publish("", b'{"lat": 2}', props=alias)
         + publish("x", b'{"lat": 3}', props=b"\x26" + _str("k") + _str("v"))
     )
-    assert _rows(stream.feed(stream_bytes)) == [
+    assert _rows(_payloads(stream.feed(stream_bytes))) == [
         ("mqtt.connect:client_id", "v5"),
         ("mqtt.publish[cars/V/pos]:$.lat", 1),
         ("mqtt.publish[cars/V/pos]:$.lat", 2),
@@ -218,9 +257,11 @@ SESSION_ROWS = [
     ("mqtt.connect:client_id", "car-356938035643809"),
     ("mqtt.connect:username", "u"),
     ("mqtt.connect:password_present", True),
+    *_topic_rows("vehicle/1/telemetry", ["vehicle", "1", "telemetry"]),
     ("mqtt.publish[vehicle/1/telemetry]:$.vin", "WBA00000000DEMO02"),
     ("mqtt.publish[vehicle/1/telemetry]:$.pos.lat", 43.238949),
     ("mqtt.publish[vehicle/1/telemetry]:$.pos.lon", 76.889709),
+    *_topic_rows("vehicle/1/text", ["vehicle", "1", "text"]),
     ("mqtt.publish[vehicle/1/text]:payload", "engine on"),
 ]
 
@@ -248,8 +289,9 @@ def test_large_packet_split_over_many_chunks() -> None:
     assert len(packet) > 128 * 128  # three-byte remaining length
     stream = MqttStream()
     docs = [doc for i in range(0, len(packet), 1000) for doc in stream.feed(packet[i : i + 1000])]
-    assert len(docs) == 1
-    assert sum(1 for _ in flatten(docs[0])) == 20_000
+    assert _rows(_topics(docs)) == [("mqtt.publish[big]:topic", "big")]
+    (payload_doc,) = _payloads(docs)
+    assert sum(1 for _ in flatten(payload_doc)) == 20_000
 
 
 @pytest.mark.parametrize(
@@ -297,7 +339,17 @@ def test_error_keeps_documents_decoded_earlier_in_the_same_feed() -> None:
     stream = MqttStream()
     with pytest.raises(MqttStreamError) as caught:
         stream.feed(publish("ok", b'{"a": 1}') + b"\x00\x00")
-    assert _rows(caught.value.documents) == [("mqtt.publish[ok]:$.a", 1)]
+    assert _rows(caught.value.documents) == [
+        ("mqtt.publish[ok]:topic", "ok"),
+        ("mqtt.publish[ok]:$.a", 1),
+    ]
+
+
+def test_malformed_publish_gives_no_topic_document() -> None:
+    stream = MqttStream()
+    with pytest.raises(MqttStreamError) as caught:
+        stream.feed(publish("ok", b"") + publish("bad/t", b"x", qos=1, packet_id=0))
+    assert _rows(caught.value.documents) == [("mqtt.publish[ok]:topic", "ok")]
 
 
 @pytest.mark.parametrize(
@@ -320,3 +372,70 @@ def test_error_keeps_documents_decoded_earlier_in_the_same_feed() -> None:
 )
 def test_looks_like_mqtt(first_bytes: bytes, expected: bool) -> None:
     assert looks_like_mqtt(first_bytes) is expected
+
+
+@pytest.mark.parametrize(
+    "topic, levels",
+    [
+        ("t", ["t"]),
+        ("vehicle/1/telemetry", ["vehicle", "1", "telemetry"]),
+        ("a//b", ["a", "", "b"]),
+        ("/lead", ["", "lead"]),
+        ("trail/", ["trail", ""]),
+        ("машина/Алия", ["машина", "Алия"]),
+    ],
+)
+def test_topic_document_levels(topic: str, levels: list[str]) -> None:
+    assert topic_levels(topic) == levels
+    topic_doc, payload_doc = MqttStream().feed(publish(topic, b'{"x": 1}'))
+    assert topic_doc.source == payload_doc.source == f"mqtt.publish[{topic}]"
+    assert isinstance(topic_doc.tree, KeyValues)
+    assert topic_doc.tree == {"topic": levels}
+    assert _rows([topic_doc]) == _topic_rows(topic, levels)
+    fields = list(flatten(topic_doc))
+    assert {f.key for f in fields} == {"topic"}
+    assert fields[0].locator == f"mqtt.publish[{topic}]:topic"
+
+
+def test_topic_document_carries_a_vin_even_without_a_payload() -> None:
+    topic = "vehicle/WBA00000000DEMO02/telemetry"
+    stream = MqttStream()
+    docs = stream.feed(publish(topic, b"\x00\x01", qos=1))
+    assert _rows(docs) == [
+        (f"mqtt.publish[{topic}]:topic", "vehicle"),
+        (f"mqtt.publish[{topic}]:topic[1]", "WBA00000000DEMO02"),
+        (f"mqtt.publish[{topic}]:topic[2]", "telemetry"),
+    ]
+    assert [note.source for note in stream.take_notes()] == [f"mqtt.publish[{topic}]"]
+
+
+def test_mqtt5_topic_alias_is_resolved_in_the_topic_document() -> None:
+    alias = b"\x23\x00\x05"
+    stream = MqttStream()
+    docs = stream.feed(
+        connect("v5", level=5)
+        + publish("cars/V/pos", b'{"lat": 1}', props=alias)
+        + publish("", b'{"lat": 2}', props=alias)
+        + publish("", b"", props=alias)
+        + publish("cars/W/pos", b"", props=alias)  # rebinds the alias
+        + publish("", b"", props=alias)
+    )
+    expected = [_topic_rows(f"cars/{v}/pos", ["cars", v, "pos"]) for v in "VVVWW"]
+    assert [_rows([doc]) for doc in _topics(docs)] == expected
+    assert all(doc.source != "mqtt.publish[]" for doc in docs)
+
+
+@pytest.mark.parametrize("payload", [b'{"vin": "V"}', b""])
+def test_split_publish_gives_its_topic_document_once(payload: bytes) -> None:
+    packet = publish("vehicle/V/pos", payload, qos=1)
+    payload_rows = [("mqtt.publish[vehicle/V/pos]:$.vin", "V")] if payload else []
+    for cut in range(1, len(packet)):
+        stream = MqttStream()
+        first = stream.feed(packet[:cut])
+        assert first == []
+        docs = stream.feed(packet[cut:])
+        assert _rows(docs) == _topic_rows("vehicle/V/pos", ["vehicle", "V", "pos"]) + payload_rows
+    stream = MqttStream()
+    docs = [doc for i in range(len(packet)) for doc in stream.feed(packet[i : i + 1])]
+    assert len(_topics(docs)) == 1
+    assert _rows(_payloads(docs)) == payload_rows

@@ -1,0 +1,216 @@
+"""The addon list, driven by mitmproxy's own addon manager with test flows."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+
+from mitmproxy import eventsequence, http, tcp, websocket
+from mitmproxy.test import taddons, tflow
+
+from shekara.audit.model import Category, Verdict
+from tests.addons.conftest import Pipeline
+
+VIN = "LSVAU218XN2183294"
+IMEI = "356938035643809"
+
+
+def run(pipe: Pipeline, *flows: object, **options: object) -> None:
+    with taddons.context(*pipe.addons) as tctx:
+        if options:
+            tctx.configure(pipe.addons[1], **options)
+        for f in flows:
+            for event in eventsequence.iterate(f):  # type: ignore[arg-type]
+                tctx.master.addons.trigger(event)
+
+
+def http_flow(ip: str, host: str, body: bytes, headers: dict[str, str] | None = None,
+              path: str = "/v1/report") -> http.HTTPFlow:
+    f = tflow.tflow(resp=True)
+    f.request.host = host
+    f.request.path = path
+    f.request.method = "POST"
+    f.request.headers.clear()
+    for k, v in (headers or {"content-type": "application/json"}).items():
+        f.request.headers[k] = v
+    f.request.raw_content = body
+    f.server_conn.address = (host, 443)
+    f.server_conn.peername = (ip, 443)
+    f.server_conn.sni = host
+    return f
+
+
+def summary(pipe: Pipeline) -> set[tuple[str, str, str | None, bool]]:
+    return {
+        (s.finding.category.value, s.finding.field, s.finding.destination.country,
+         s.finding.violation)
+        for s in pipe.findings()
+    }
+
+
+def test_json_to_china_is_cross_border(pipe: Pipeline) -> None:
+    body = json.dumps({"vehicle": {"vin": VIN}, "gps": {"lat": 43.238949, "lng": 76.889709}})
+    f = http_flow("223.5.5.5", "tsp.example-oem.cn", body.encode())
+    run(pipe, f)
+    assert summary(pipe) == {
+        ("vin", "request.body:$.vehicle.vin", "CN", True),
+        ("location", "request.body:$.gps.lat", "CN", True),
+    }
+    stored = {s.finding.category: s.finding for s in pipe.findings()}
+    assert stored[Category.VIN].rule_id == "KZ-XB-001"
+    assert stored[Category.LOCATION].rule_id == "KZ-XB-LOC"
+    assert stored[Category.VIN].flow_id == f.id
+    assert stored[Category.VIN].verdict is Verdict.CROSS_BORDER
+    assert "shekara.analysis" not in f.metadata  # nothing left on the flow to be saved
+
+
+def test_gzip_form_query_and_header_to_kazakhstan(pipe: Pipeline) -> None:
+    form = f"imei={IMEI}&phone=%2B77012345678".encode()
+    f = http_flow(
+        "95.56.0.1",
+        "telematics.example.kz",
+        gzip.compress(form),
+        {"content-type": "application/x-www-form-urlencoded", "content-encoding": "gzip",
+         "x-vin": VIN},
+        path="/track?lat=43.2389&lon=76.8897",
+    )
+    run(pipe, f)
+    assert summary(pipe) == {
+        ("imei", "request.form:imei", "KZ", False),
+        ("phone", "request.form:phone", "KZ", False),
+        ("vin", "request.header:x-vin", "KZ", False),
+        ("location", "request.query:lat", "KZ", False),
+    }
+    assert {s.finding.rule_id for s in pipe.findings()} == {"KZ-DOM-001"}
+
+
+def test_private_destination_is_unknown(pipe: Pipeline) -> None:
+    f = http_flow("192.168.1.10", "gw.local", json.dumps({"vin": VIN}).encode())
+    run(pipe, f)
+    [s] = pipe.findings()
+    assert s.finding.verdict is Verdict.UNKNOWN and not s.finding.violation
+    assert s.finding.rule_id == "KZ-UNK-001"
+
+
+def test_response_data_is_not_a_transfer_out(pipe: Pipeline) -> None:
+    f = http_flow("223.5.5.5", "tsp.example-oem.cn", b"{}")
+    assert f.response is not None
+    f.response.headers["content-type"] = "application/json"
+    f.response.content = json.dumps({"vin": VIN}).encode()
+    run(pipe, f)
+    assert pipe.findings() == []
+
+
+def test_malformed_json_and_broken_gzip_are_noted(pipe: Pipeline) -> None:
+    bad_json = http_flow("223.5.5.5", "a.example.cn", b'{"vin": "LSVAU218XN2183294",')
+    bad_gzip = http_flow(
+        "223.5.5.5", "b.example.cn", b"\x1f\x8b\x08\x00garbage",
+        {"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    run(pipe, bad_json, bad_gzip)
+    notes = {(n.note.flow_id, n.note.source) for n in pipe.notes()}
+    assert notes == {(bad_json.id, "request.body"), (bad_gzip.id, "request.body")}
+    assert all("undecodable" in n.note.reason for n in pipe.notes())
+    assert pipe.findings() == []
+
+
+def test_gzip_bomb_is_noted_not_inflated(pipe: Pipeline) -> None:
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = bytes(1 << 20)
+    bomb = b"".join(c.compress(chunk) for _ in range(64)) + c.flush()  # 64 MiB inflated
+    f = http_flow("223.5.5.5", "bomb.example.cn", bomb,
+                  {"content-type": "application/json", "content-encoding": "gzip"})
+    run(pipe, f, shekara_body_limit=1 << 20)
+    [n] = pipe.notes()
+    assert "beyond" in n.note.reason
+    assert n.note.destination is not None and n.note.destination.host == "bomb.example.cn"
+
+
+def test_websocket_client_messages(pipe: Pipeline) -> None:
+    f = tflow.twebsocketflow()
+    f.server_conn.peername = ("88.198.0.1", 443)
+    f.server_conn.address = ("maps.example.de", 443)
+    f.request.host = "maps.example.de"
+    assert f.websocket is not None
+    f.websocket.messages = [
+        websocket.WebSocketMessage(1, True, json.dumps({"imei": IMEI}).encode()),
+        websocket.WebSocketMessage(1, False, json.dumps({"vin": VIN}).encode()),
+        websocket.WebSocketMessage(2, True, json.dumps({"pos": "43.238949,76.889709"}).encode()),
+    ]
+    run(pipe, f)
+    assert summary(pipe) == {
+        ("imei", "websocket.message[0]:$.imei", "DE", True),
+        ("location", "websocket.message[2]:$.pos", "DE", True),
+    }
+
+
+def _mqtt_string(s: str) -> bytes:
+    b = s.encode()
+    return len(b).to_bytes(2, "big") + b
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    n, out = len(body), bytearray([first])
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out) + body
+
+
+def test_mqtt_over_raw_tcp(pipe: Pipeline) -> None:
+    connect = _packet(
+        0x10,
+        _mqtt_string("MQTT") + bytes([4, 0xC2, 0, 60]) + _mqtt_string(f"tbox-{IMEI}")
+        + _mqtt_string("owner@example.kz") + _mqtt_string("secret"),
+    )
+    topic = f"vehicle/{VIN}/telemetry"
+    publish = _packet(
+        0x30, _mqtt_string(topic) + json.dumps({"gnss": {"lat": 43.238949, "lon": 76.889709}}).encode()
+    )
+    f = tflow.ttcpflow()
+    f.server_conn.peername = ("114.114.114.114", 1883)
+    f.server_conn.address = ("mqtt.example-oem.cn", 1883)
+    f.server_conn.sni = None
+    # The PUBLISH is split across two TCP messages; reassembly must join it.
+    f.messages = [
+        tcp.TCPMessage(True, connect + publish[:7]),
+        tcp.TCPMessage(False, b"\x20\x02\x00\x00"),
+        tcp.TCPMessage(True, publish[7:]),
+    ]
+    run(pipe, f)
+    # The VIN in the topic is masked wherever the topic appears in a locator.
+    masked = "mqtt.publish[vehicle/LSV************94/telemetry]"
+    assert summary(pipe) == {
+        ("email", "mqtt.connect:username", "CN", True),
+        ("imei", "mqtt.connect:client_id", "CN", True),
+        ("vin", f"{masked}:topic[1]", "CN", True),
+        ("location", f"{masked}:$.gnss.lat", "CN", True),
+    }
+    assert all(s.finding.destination.host == "mqtt.example-oem.cn" for s in pipe.findings())
+
+
+def test_unrecognised_tcp_is_noted(pipe: Pipeline) -> None:
+    f = tflow.ttcpflow()
+    f.server_conn.peername = ("114.114.114.114", 9000)
+    f.messages = [tcp.TCPMessage(True, b"\x78\x78\x11\x01\x03\x51\x60\x80\x80\x77\x92\x88")]
+    run(pipe, f)
+    [n] = pipe.notes()
+    assert "not decoded" in n.note.reason
+
+
+def test_decoder_crash_fails_open_and_is_recorded(pipe: Pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An internal error is recorded as a note; the flow itself is left untouched."""
+    import shekara.addons.decoding as decoding
+
+    def boom(*a: object, **k: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(decoding, "decode_body", boom)
+    f = http_flow("223.5.5.5", "x.example.cn", json.dumps({"vin": VIN}).encode())
+    before = f.request.raw_content
+    run(pipe, f)
+    assert f.request.raw_content == before and f.response is not None
+    [n] = pipe.notes()
+    assert "RuntimeError: boom" in n.note.reason
