@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from mitmproxy import http, tcp, udp
 from mitmproxy import flow as mflow
+from mitmproxy import http, tcp, udp
 
 from shekara.addons import state
 from shekara.audit.model import Destination

@@ -35,9 +35,7 @@ def _note(a: FlowAnalysis, source: str, reason: str) -> None:
     a.notes.append(Note(a.flow_id, source, reason, a.destination, a.observed_at))
 
 
-def http_documents(
-    a: FlowAnalysis, req: http.Request, limit: int
-) -> None:
+def http_documents(a: FlowAnalysis, req: http.Request, limit: int) -> None:
     """Decode a request's query, path, headers and body into ``a.documents``."""
     if req.query:
         a.documents.append(decode_query(list(req.query.items(multi=True))))

@@ -24,8 +24,13 @@ class Detection:
             except Exception as e:
                 log.exception("detection failed for flow %s in %s", f.id, doc.source)
                 a.notes.append(
-                    Note(f.id, doc.source, f"detector error: {type(e).__name__}: {e}",
-                         a.destination, a.observed_at)
+                    Note(
+                        f.id,
+                        doc.source,
+                        f"detector error: {type(e).__name__}: {e}",
+                        a.destination,
+                        a.observed_at,
+                    )
                 )
 
     def response(self, f: mflow.Flow) -> None:

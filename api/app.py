@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
 from shekara.api.routes import health, violations
 from shekara.api.settings import Settings, get_settings
 from shekara.evidence.store import FindingStore, StoreError
-from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
 

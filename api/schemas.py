@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from shekara.audit.model import Category, Confidence, Destination, Verdict
 from shekara.evidence.rows import StoredFinding
 

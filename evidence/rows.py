@@ -105,7 +105,7 @@ def finding_to_row(run_id: int, finding: Finding) -> dict[str, Any]:
     }
 
 
-def row_to_finding(row: Mapping[str, Any]) -> StoredFinding:
+def row_to_finding(row: Mapping[Any, Any]) -> StoredFinding:
     """The stored finding for one row of ``findings``."""
     destination = Destination(
         host=row["host"],
@@ -157,7 +157,7 @@ def note_to_row(run_id: int, note: Note) -> dict[str, Any]:
     }
 
 
-def row_to_note(row: Mapping[str, Any]) -> StoredNote:
+def row_to_note(row: Mapping[Any, Any]) -> StoredNote:
     """The stored note for one row of ``notes``."""
     has_destination = any(row[k] is not None for k in ("host", "ip", "country"))
     destination = (
@@ -175,7 +175,7 @@ def row_to_note(row: Mapping[str, Any]) -> StoredNote:
     return StoredNote(id=row["id"], run_id=row["run_id"], note=note)
 
 
-def row_to_run(row: Mapping[str, Any]) -> RunRecord:
+def row_to_run(row: Mapping[Any, Any]) -> RunRecord:
     """The run record for one row of ``runs``."""
     return RunRecord(
         id=row["id"],

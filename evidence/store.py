@@ -15,19 +15,6 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from shekara.audit.model import Category, Finding, Note
-from shekara.evidence import schema
-from shekara.evidence.rows import (
-    RunRecord,
-    StoredFinding,
-    StoredNote,
-    SummaryRow,
-    finding_to_row,
-    note_to_row,
-    row_to_finding,
-    row_to_note,
-    row_to_run,
-)
 from sqlalchemy import (
     ColumnElement,
     Engine,
@@ -44,6 +31,20 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
+
+from shekara.audit.model import Category, Finding, Note
+from shekara.evidence import schema
+from shekara.evidence.rows import (
+    RunRecord,
+    StoredFinding,
+    StoredNote,
+    SummaryRow,
+    finding_to_row,
+    note_to_row,
+    row_to_finding,
+    row_to_note,
+    row_to_run,
+)
 
 log = logging.getLogger(__name__)
 

@@ -65,8 +65,10 @@ def print_table(rows: Sequence[tuple[str | None, str | None, str, int]], file=sy
     cells = [header] + [(c or "??", h or "?", cat, str(n)) for c, h, cat, n in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(4)]
     for i, r in enumerate(cells):
-        print("  ".join(v.ljust(widths[j]) if j < 3 else v.rjust(widths[j])
-                        for j, v in enumerate(r)), file=file)
+        print(
+            "  ".join(v.ljust(widths[j]) if j < 3 else v.rjust(widths[j]) for j, v in enumerate(r)),
+            file=file,
+        )
         if i == 0:
             print("  ".join("-" * w for w in widths), file=file)
     if not rows:

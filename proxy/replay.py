@@ -48,7 +48,7 @@ async def _replay(path: Path, addons: list[object], opts: dict[str, object]) -> 
     try:
         with path.open("rb") as fh:
             reader = io.FlowReader(fh)
-            stream = reader.stream()
+            stream = iter(reader.stream())
             while True:
                 offset = fh.tell()
                 try:

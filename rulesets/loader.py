@@ -70,7 +70,7 @@ def _load_file[M: BaseModel](path: Path, model: type[M]) -> tuple[M, bytes]:
     except ValidationError as e:
         msgs = []
         for err in e.errors():
-            line = _node_line(node, err["loc"])
+            line = _node_line(node, err["loc"]) or "?"
             where = ".".join(str(p) for p in err["loc"]) or "(top)"
             msgs.append(f"{path}:{line}: {where}: {err['msg']}")
         raise RulesetError("\n".join(msgs)) from None

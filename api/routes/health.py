@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
 from shekara.api.deps import StoreDep
 from shekara.api.schemas import HealthPublic
 from shekara.evidence.store import StoreError

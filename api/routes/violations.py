@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
+
 from shekara.api.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from shekara.api.deps import StoreDep
 from shekara.api.schemas import FindingPublic, Page
@@ -39,7 +40,7 @@ def list_violations(
                 status_code=422,
                 detail=[{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}],
             ) from exc
-    filters = {
+    filters: dict[str, Any] = {
         "run_id": run_id,
         "category": category,
         "country": country,

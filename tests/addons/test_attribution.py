@@ -27,7 +27,11 @@ def test_recorded_peer_address_decides(locator: Locator) -> None:
     d = state.destination(f)
     assert d is not None
     assert (d.host, d.ip, d.port, d.sni, d.country) == (
-        "tsp.example-oem.cn", "223.5.5.5", 443, "tsp.example-oem.cn", "CN",
+        "tsp.example-oem.cn",
+        "223.5.5.5",
+        443,
+        "tsp.example-oem.cn",
+        "CN",
     )
     assert d.geo_build == "2019-12-24"
 

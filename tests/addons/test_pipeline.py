@@ -25,8 +25,9 @@ def run(pipe: Pipeline, *flows: object, **options: object) -> None:
                 tctx.master.addons.trigger(event)
 
 
-def http_flow(ip: str, host: str, body: bytes, headers: dict[str, str] | None = None,
-              path: str = "/v1/report") -> http.HTTPFlow:
+def http_flow(
+    ip: str, host: str, body: bytes, headers: dict[str, str] | None = None, path: str = "/v1/report"
+) -> http.HTTPFlow:
     f = tflow.tflow(resp=True)
     f.request.host = host
     f.request.path = path
@@ -43,8 +44,12 @@ def http_flow(ip: str, host: str, body: bytes, headers: dict[str, str] | None = 
 
 def summary(pipe: Pipeline) -> set[tuple[str, str, str | None, bool]]:
     return {
-        (s.finding.category.value, s.finding.field, s.finding.destination.country,
-         s.finding.violation)
+        (
+            s.finding.category.value,
+            s.finding.field,
+            s.finding.destination.country,
+            s.finding.violation,
+        )
         for s in pipe.findings()
     }
 
@@ -71,8 +76,11 @@ def test_gzip_form_query_and_header_to_kazakhstan(pipe: Pipeline) -> None:
         "95.56.0.1",
         "telematics.example.kz",
         gzip.compress(form),
-        {"content-type": "application/x-www-form-urlencoded", "content-encoding": "gzip",
-         "x-vin": VIN},
+        {
+            "content-type": "application/x-www-form-urlencoded",
+            "content-encoding": "gzip",
+            "x-vin": VIN,
+        },
         path="/track?lat=43.2389&lon=76.8897",
     )
     run(pipe, f)
@@ -105,7 +113,9 @@ def test_response_data_is_not_a_transfer_out(pipe: Pipeline) -> None:
 def test_malformed_json_and_broken_gzip_are_noted(pipe: Pipeline) -> None:
     bad_json = http_flow("223.5.5.5", "a.example.cn", b'{"vin": "LSVAU218XN2183294",')
     bad_gzip = http_flow(
-        "223.5.5.5", "b.example.cn", b"\x1f\x8b\x08\x00garbage",
+        "223.5.5.5",
+        "b.example.cn",
+        b"\x1f\x8b\x08\x00garbage",
         {"content-type": "application/json", "content-encoding": "gzip"},
     )
     run(pipe, bad_json, bad_gzip)
@@ -119,8 +129,12 @@ def test_gzip_bomb_is_noted_not_inflated(pipe: Pipeline) -> None:
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
     chunk = bytes(1 << 20)
     bomb = b"".join(c.compress(chunk) for _ in range(64)) + c.flush()  # 64 MiB inflated
-    f = http_flow("223.5.5.5", "bomb.example.cn", bomb,
-                  {"content-type": "application/json", "content-encoding": "gzip"})
+    f = http_flow(
+        "223.5.5.5",
+        "bomb.example.cn",
+        bomb,
+        {"content-type": "application/json", "content-encoding": "gzip"},
+    )
     run(pipe, f, shekara_body_limit=1 << 20)
     [n] = pipe.notes()
     assert "beyond" in n.note.reason
@@ -162,12 +176,16 @@ def _packet(first: int, body: bytes) -> bytes:
 def test_mqtt_over_raw_tcp(pipe: Pipeline) -> None:
     connect = _packet(
         0x10,
-        _mqtt_string("MQTT") + bytes([4, 0xC2, 0, 60]) + _mqtt_string(f"tbox-{IMEI}")
-        + _mqtt_string("owner@example.kz") + _mqtt_string("secret"),
+        _mqtt_string("MQTT")
+        + bytes([4, 0xC2, 0, 60])
+        + _mqtt_string(f"tbox-{IMEI}")
+        + _mqtt_string("owner@example.kz")
+        + _mqtt_string("secret"),
     )
     topic = f"vehicle/{VIN}/telemetry"
     publish = _packet(
-        0x30, _mqtt_string(topic) + json.dumps({"gnss": {"lat": 43.238949, "lon": 76.889709}}).encode()
+        0x30,
+        _mqtt_string(topic) + json.dumps({"gnss": {"lat": 43.238949, "lon": 76.889709}}).encode(),
     )
     f = tflow.ttcpflow()
     f.server_conn.peername = ("114.114.114.114", 1883)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
 from shekara.api.app import create_app
 from shekara.api.settings import Settings
 from shekara.audit.model import Category, Confidence, Destination, Finding, Verdict

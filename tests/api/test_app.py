@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect
+
 from shekara.api.app import create_app
 from shekara.api.settings import Settings
 from shekara.evidence.store import FindingStore
-from sqlalchemy import inspect
 
 from .conftest import build_finding
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from shekara.api.cursor import InvalidCursorError, decode_cursor, encode_cursor
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+
 from shekara.api.app import create_app
 from shekara.api.settings import Settings
 from shekara.evidence.store import FindingStore
-from sqlalchemy import text
 
 
 def test_ok_on_a_ready_store(client: TestClient) -> None:

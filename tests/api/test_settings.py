@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from shekara.api.settings import Settings, get_settings
 
 

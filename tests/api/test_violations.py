@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from shekara.evidence.store import FindingStore
 from sqlalchemy import text
+
+from shekara.evidence.store import FindingStore
 
 from .conftest import PLAIN_VIN
 

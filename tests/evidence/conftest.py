@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from shekara.audit.model import Category, Confidence, Destination, Finding, Note, Verdict
 from shekara.evidence.store import FindingStore
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
 from shekara.evidence import schema
 from shekara.evidence.rows import finding_to_row
 from shekara.evidence.store import FindingStore
-from sqlalchemy import inspect
-from sqlalchemy.exc import IntegrityError
 
 from .conftest import build_finding
 

@@ -8,6 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
 from shekara.audit.model import Category
 from shekara.evidence.rows import SummaryRow
 from shekara.evidence.store import (
@@ -16,8 +19,6 @@ from shekara.evidence.store import (
     UnknownRunError,
     configure_sqlite_connection,
 )
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
 from .conftest import FOREIGN, build_finding, build_note
 

@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable, Sequence
 
 import pytest
+from sqlalchemy import text
+
 from shekara.audit.model import Finding, Note
 from shekara.evidence.store import FindingStore
 from shekara.evidence.writer import StoreWriter, WriterClosedError
-from sqlalchemy import text
 
 from .conftest import build_finding, build_note
 

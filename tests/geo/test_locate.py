@@ -61,7 +61,7 @@ def test_operator_database_is_consulted_first(city_db: Path, asn_db: Path) -> No
 def test_unreadable_database_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.mmdb"
     bad.write_bytes(b"not a database at all" * 10)
-    with pytest.raises(GeoError, match="bad.mmdb"):
+    with pytest.raises(GeoError, match=r"bad\.mmdb"):
         MmdbSource(bad)
 
 

@@ -70,7 +70,9 @@ def test_adequate_country_is_transfer_but_not_violation(tmp_path: Path) -> None:
     root = tmp_path / "rs"
     shutil.copytree(default_ruleset_path(), root)
     header = root / "ruleset.yaml"
-    header.write_text(header.read_text().replace("adequate_countries: []", "adequate_countries: [DE]"))
+    header.write_text(
+        header.read_text().replace("adequate_countries: []", "adequate_countries: [DE]")
+    )
     judge = Judge(load_ruleset(root), Redactor(b"k" * 32))
     hit = Hit(Category.EMAIL, Field("l", "email", "a@b.kz", "s"), "a@b.kz", "syntax")
     f = judge.judge(hit, Destination("h", "1.1.1.1", 1, country="DE"), "id", 0, 0)
@@ -98,7 +100,9 @@ def test_bad_field_names_file_and_line(tmp_path: Path) -> None:
 def test_unknown_category_in_nested_example(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     rule = root / "rules" / "KZ-XB-LOC.yaml"
-    text = rule.read_text().replace("- {category: location, country: DE}", "- {category: shoe_size, country: DE}")
+    text = rule.read_text().replace(
+        "- {category: location, country: DE}", "- {category: shoe_size, country: DE}"
+    )
     rule.write_text(text)
     line = next(i for i, s in enumerate(text.splitlines(), 1) if "shoe_size" in s)
     with pytest.raises(RulesetError, match=rf"KZ-XB-LOC.yaml:{line}: examples.match.1.category"):
@@ -130,5 +134,5 @@ def test_missing_verdict_coverage_is_refused(tmp_path: Path) -> None:
 
 
 def test_not_a_ruleset_folder(tmp_path: Path) -> None:
-    with pytest.raises(RulesetError, match="no ruleset.yaml"):
+    with pytest.raises(RulesetError, match=r"no ruleset\.yaml"):
         load_ruleset(tmp_path)

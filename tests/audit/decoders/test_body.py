@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+
 from shekara.audit.decoders.body import decode_body, decode_headers, decode_path, decode_query
 from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.decoders.tree import MAX_VALUES, flatten

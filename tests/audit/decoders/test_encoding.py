@@ -10,6 +10,7 @@ import zlib
 import brotli
 import pytest
 import zstandard
+
 from shekara.audit.decoders.encoding import DEFAULT_LIMIT, decode_content
 from shekara.audit.decoders.errors import DecodeError
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+
 from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.decoders.tree import Embedded, KeyValues, expand_embedded, flatten
 from shekara.audit.model import Document, Field

@@ -20,8 +20,8 @@ B = "request.body:$"
         ({"license_plate": "777AB01"}, [(f"{B}.license_plate", "777AB01")]),
         ({"gos_nomer": "A123BCD"}, [(f"{B}.gos_nomer", "A123BCD")]),
         # Russia, Cyrillic letters
-        ({"госномер": "А123ВС77"}, [(f"{B}['госномер']", "А123ВС77")]),  # noqa: RUF001
-        ({"registration_number": "А 123 ВС 777"}, [(f"{B}.registration_number", "А123ВС777")]),  # noqa: RUF001
+        ({"госномер": "А123ВС77"}, [(f"{B}['госномер']", "А123ВС77")]),
+        ({"registration_number": "А 123 ВС 777"}, [(f"{B}.registration_number", "А123ВС777")]),
         # China, with and without the key
         ({"plate_no": "京A·12345"}, [(f"{B}.plate_no", "京A12345")]),
         ({"x": "粤B88888"}, [(f"{B}.x", "粤B88888")]),
@@ -39,7 +39,7 @@ def test_plate_found(tree: Any, expected: list[tuple[str, str]]) -> None:
     "tree",
     [
         {"x": "123ABC02"},  # KZ format without the key
-        {"code": "А123ВС77"},  # noqa: RUF001
+        {"code": "А123ВС77"},
         {"plate": "ABCDEF"},  # no digit
         {"plate": "123456"},  # no letter
         {"plate": "12"},
