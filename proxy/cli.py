@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,6 +25,11 @@ EXIT_DAMAGED = 2
 
 def default_db_url() -> str:
     return f"sqlite:///{shekara_home() / 'findings.db'}"
+
+
+def env_geoip() -> list[str]:
+    """Operator databases named by the SHEKARA_GEOIP setting."""
+    return [p for p in os.environ.get("SHEKARA_GEOIP", "").split(os.pathsep) if p]
 
 
 def repo_captures() -> Path:
@@ -195,9 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--geoip",
             action="append",
-            default=[],
+            default=env_geoip(),
             metavar="MMDB",
-            help="extra City/Country/ASN .mmdb file, consulted before the embedded one",
+            help="extra City/Country/ASN .mmdb file, consulted before the embedded one "
+            "(repeatable; default from SHEKARA_GEOIP, paths separated by ':')",
         )
 
     r = sub.add_parser("replay", help="analyse saved mitmproxy captures")

@@ -230,3 +230,33 @@ def test_missing_capture(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 1 and "no such capture file" in proc.stderr
+
+
+def test_operator_geoip_setting_changes_the_country(tmp_path: Path) -> None:
+    """SHEKARA_GEOIP names a newer database; it is asked before the embedded one."""
+    from tests.geo.conftest import write_city
+
+    db = write_city(tmp_path / "newer.mmdb", {"223.5.5.0/24": ("KZ", "Almaty")})
+    env = {**os.environ, "SHEKARA_HOME": str(tmp_path / "home"), "SHEKARA_GEOIP": str(db)}
+    proc = subprocess.run(
+        [
+            SHEKARA,
+            "replay",
+            str(CAPTURES / "sample.mitm"),
+            "--format",
+            "jsonl",
+            "--db",
+            f"sqlite:///{tmp_path / 'g.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    moved = [r for r in rows if r["ip"] == "223.5.5.5"]
+    assert moved and all(r["country"] == "KZ" and not r["violation"] for r in moved)
+    assert all(r["geo_source"] == "GeoLite2-City (newer.mmdb)" for r in moved)
+    others = [r for r in rows if r["ip"] == "88.198.0.1"]
+    assert others and all(r["geo_source"] == "GeoLite2-City (embedded)" for r in others)
