@@ -65,6 +65,17 @@ runs = Table(
     Column("flows_read", Integer, nullable=False, default=0),
     Column("status", String(16), nullable=False, default="running"),
     Column("error", Text),
+    # Tamper evidence: the run's findings form a hash chain whose head and
+    # length are signed, with the raw-evidence hash, when the run is closed.
+    Column("chain_length", Integer, nullable=False, default=0),
+    Column("chain_head", String(64)),
+    Column("closing_statement", Text),
+    Column("signature", String(200)),
+    Column("station_key", String(100)),
+    # Raw evidence (the flows themselves) is kept only when the operator asks.
+    Column("raw_evidence_path", Text),
+    Column("raw_evidence_sha256", String(64)),
+    Column("raw_evidence_deleted_at", Float),
     CheckConstraint(_in("kind", RUN_KINDS), name="kind"),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
 )
@@ -102,8 +113,13 @@ findings = Table(
     Column("observed_at", Float, nullable=False),
     Column("recorded_at", Float, nullable=False),
     Column("legal_refs", JSON, nullable=False),
+    # Position in the run's hash chain, and the chain itself.
+    Column("seq", Integer),
+    Column("prev_hash", String(64)),
+    Column("record_hash", String(64)),
     # The same hit seen again (a retried batch, a re-read flow) is one finding.
     UniqueConstraint("run_id", "flow_id", "field", "category"),
+    UniqueConstraint("run_id", "seq"),
     CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
     CheckConstraint(_in("confidence", CONFIDENCES), name="confidence"),
     CheckConstraint(_in("geo_confidence", CONFIDENCES), name="geo_confidence"),

@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8000)
     d.add_argument("--no-serve", action="store_true", help="stop after printing the table")
     d.set_defaults(func=cmd_demo)
+
+    # Further subcommands register themselves here, one module each.
     return p
 
 
