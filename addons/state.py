@@ -1,15 +1,20 @@
 """Typed accessors for what the pipeline stages share through ``flow.metadata``.
 
 Each event (a request, a WebSocket message, a TCP message) fills a fresh
-``FlowAnalysis``; the recording stage removes it again, so that a flow saved
-to disk later carries no analysis objects and no detected values.
+``FlowAnalysis``; the recording stage removes it again within the same event,
+so a flow saved to disk (raw evidence, mitmproxy's own save) carries no
+analysis objects and no detected values. The destination stays on the flow
+as plain serialisable data: saved flows keep their geolocation evidence.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from mitmproxy import flow as mflow
 
-from shekara.audit.model import Destination, FlowAnalysis
+from shekara.audit.model import Confidence, Destination, FlowAnalysis
 
 KEY = "shekara.analysis"
 DEST_KEY = "shekara.destination"
@@ -33,11 +38,18 @@ def end(f: mflow.Flow) -> FlowAnalysis | None:
 
 def destination(f: mflow.Flow) -> Destination | None:
     d = f.metadata.get(DEST_KEY)
-    return d if isinstance(d, Destination) else None
+    if not isinstance(d, dict):
+        return None
+    try:
+        return Destination(**{**d, "confidence": Confidence(d["confidence"])})
+    except (TypeError, KeyError, ValueError):
+        return None  # written by another version: attributed again
 
 
 def set_destination(f: mflow.Flow, d: Destination) -> None:
-    f.metadata[DEST_KEY] = d
+    data: dict[str, Any] = dataclasses.asdict(d)
+    data["confidence"] = d.confidence.value
+    f.metadata[DEST_KEY] = data
 
 
 def forget(f: mflow.Flow) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
+from shekara.proxy import retentioncmd
 from shekara.proxy.keys import shekara_home
 
 log = logging.getLogger("shekara")
@@ -234,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
 
     # Further subcommands register themselves here, one module each.
+    retentioncmd.register(sub, default_db_url)
     return p
 
 

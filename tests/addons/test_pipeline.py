@@ -232,3 +232,25 @@ def test_decoder_crash_fails_open_and_is_recorded(pipe: Pipeline, monkeypatch) -
     assert f.request.raw_content == before and f.response is not None
     [n] = pipe.notes()
     assert "RuntimeError: boom" in n.note.reason
+
+
+def test_analysed_flows_stay_serialisable(pipe: Pipeline, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Raw evidence is written by mitmproxy's own FlowWriter: our metadata must not break it."""
+    from mitmproxy import io
+
+    ws = tflow.twebsocketflow()
+    ws.server_conn.peername = ("88.198.0.1", 443)
+    tcpf = tflow.ttcpflow()
+    tcpf.server_conn.peername = ("114.114.114.114", 1883)
+    f = http_flow("223.5.5.5", "x.example.cn", json.dumps({"vin": VIN}).encode())
+    with taddons.context(*pipe.addons) as tctx:
+        for fl in (ws, tcpf, f):
+            for event in eventsequence.iterate(fl):
+                tctx.master.addons.trigger(event)
+                with (tmp_path / "out.mitm").open("ab") as fh:
+                    io.FlowWriter(fh).add(fl)  # after every event, as a saver might
+    with (tmp_path / "out.mitm").open("rb") as fh:
+        back = list(io.FlowReader(fh).stream())
+    assert back and all(VIN not in json.dumps(b.metadata) for b in back)
+    saved = [b for b in back if b.id == f.id][-1]
+    assert saved.metadata["shekara.destination"]["country"] == "CN"
