@@ -14,14 +14,14 @@ from shekara.addons.detection import Detection
 from shekara.addons.judgement import Judgement
 from shekara.addons.recording import Recording, Sink
 from shekara.audit.verdict import Judge
-from shekara.evidence.writer import StoreWriter
+from shekara.evidence.writer import SpooledWriter, StoreWriter
 from shekara.geo.locate import Locator
 
 
 def pipeline(
     locator: Locator,
     judge: Judge,
-    writer: StoreWriter,
+    writer: StoreWriter | SpooledWriter,
     run_id: int,
     sinks: Sequence[Sink] = (),
 ) -> list[object]:

@@ -1,41 +1,61 @@
 """Pipeline stage 2: the bytes a device sent, decoded into Documents.
 
-Only the device-to-server direction is decoded: what the car receives is not
-a transfer of its owner's data out of the country. Anything that cannot be
+Personal data is looked for in the device-to-server direction: what the car
+receives is not a transfer of its owner's data out of the country. The
+server-to-device direction of telematics protocols is decoded too, for the
+commands it carries (remote control from abroad). Anything that cannot be
 decoded becomes a Note, so that "nothing found" never hides "not read".
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from mitmproxy import ctx, http, tcp
-from mitmproxy import flow as mflow
+from mitmproxy import ctx, http, tcp, udp
+from mitmproxy.exceptions import OptionsError
 
 from shekara.addons import state
 from shekara.audit.decoders import (
     DecodeError,
-    MqttStream,
-    MqttStreamError,
     decode_body,
     decode_content,
     decode_headers,
     decode_path,
     decode_query,
-    looks_like_mqtt,
+    opaque,
+    streams,
+    teltonika,
 )
+from shekara.audit.decoders.protobuf import SchemaError, Schemas, load_schemas
 from shekara.audit.model import FlowAnalysis, Note
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BODY_LIMIT = 8 * 1024 * 1024
+#: Client bytes kept while the protocol of a raw TCP connection is not yet known.
+SNIFF_LIMIT = 4096
+
+
+@dataclass
+class _TcpState:
+    """One raw TCP connection: its protocol and a decoder per direction."""
+
+    protocol: str = "tcp"
+    pending: bytearray = field(default_factory=bytearray)
+    up: streams.Stream | None = None
+    down: streams.Stream | None = None
+    failed: bool = False
 
 
 def _note(a: FlowAnalysis, source: str, reason: str) -> None:
     a.notes.append(Note(a.flow_id, source, reason, a.destination, a.observed_at))
 
 
-def http_documents(a: FlowAnalysis, req: http.Request, limit: int) -> None:
+def http_documents(
+    a: FlowAnalysis, req: http.Request, limit: int, schemas: Schemas | None = None
+) -> None:
     """Decode a request's query, path, headers and body into ``a.documents``."""
     if req.query:
         a.documents.append(decode_query(list(req.query.items(multi=True))))
@@ -46,15 +66,37 @@ def http_documents(a: FlowAnalysis, req: http.Request, limit: int) -> None:
         return
     try:
         body = decode_content(raw, req.headers.get("content-encoding"), limit=limit)
-        a.documents.append(decode_body(body, req.headers.get("content-type")))
     except DecodeError as e:
         _note(a, "request.body", f"undecodable: {e}")
+        return
+    _body_document(a, body, req.headers.get("content-type"), "request.body", schemas, req.path)
+
+
+def _body_document(
+    a: FlowAnalysis,
+    body: bytes,
+    content_type: str | None,
+    source: str,
+    schemas: Schemas | None = None,
+    path: str | None = None,
+) -> None:
+    try:
+        a.documents.append(
+            decode_body(body, content_type, source=source, schemas=schemas, path=path)
+        )
+    except DecodeError as e:
+        if str(e).startswith("binary body"):
+            _note(a, source, opaque.describe(body, content_type or "no content type"))
+        else:
+            _note(a, source, f"undecodable: {e}")
 
 
 class Decoding:
     def __init__(self) -> None:
         self.body_limit = DEFAULT_BODY_LIMIT
-        self._mqtt: dict[str, MqttStream | None] = {}
+        self.schemas: Schemas | None = None
+        self._tcp: dict[str, _TcpState] = {}
+        self._udp_noted: set[str] = set()
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
@@ -65,14 +107,29 @@ class Decoding:
             "larger bodies are recorded as undecodable.",
         )
 
+        loader.add_option(
+            "shekara_proto",
+            Sequence[str],
+            [],
+            "Operator .proto files or folders: protobuf bodies are decoded with their field "
+            "names (messages chosen by gRPC method, or by the best fit).",
+        )
+
     def configure(self, updated: set[str]) -> None:
         if "shekara_body_limit" in updated:
             self.body_limit = max(1024, int(ctx.options.shekara_body_limit))
+        if "shekara_proto" in updated:
+            try:
+                self.schemas = (
+                    load_schemas(ctx.options.shekara_proto) if ctx.options.shekara_proto else None
+                )
+            except SchemaError as e:
+                raise OptionsError(f"shekara_proto: {e}") from e
 
     def _http(self, f: http.HTTPFlow) -> None:
         a = state.begin(f, f.request.timestamp_start)
         try:
-            http_documents(a, f.request, self.body_limit)
+            http_documents(a, f.request, self.body_limit, self.schemas)
         except Exception as e:  # a decoder bug must not lose the flow
             log.exception("decoding failed for flow %s", f.id)
             _note(a, "request", f"decoder error: {type(e).__name__}: {e}")
@@ -93,9 +150,7 @@ class Decoding:
         idx = len(f.websocket.messages) - 1
         source = f"websocket.message[{idx}]"
         try:
-            a.documents.append(decode_body(msg.content, None, source=source))
-        except DecodeError as e:
-            _note(a, source, f"undecodable: {e}")
+            _body_document(a, msg.content, None, source)
         except Exception as e:
             log.exception("decoding failed for flow %s", f.id)
             _note(a, source, f"decoder error: {type(e).__name__}: {e}")
@@ -103,35 +158,96 @@ class Decoding:
     def tcp_message(self, f: tcp.TCPFlow) -> None:
         msg = f.messages[-1]
         a = state.begin(f, msg.timestamp)
-        if not msg.from_client:
-            return
-        if f.id not in self._mqtt:
-            # Decide the protocol on the first client bytes and stick with it.
-            self._mqtt[f.id] = MqttStream() if looks_like_mqtt(msg.content) else None
-            if self._mqtt[f.id] is None:
-                _note(a, "tcp", f"unrecognised protocol, {len(msg.content)} bytes not decoded")
-        stream = self._mqtt[f.id]
-        if stream is None:
+        conn = self._tcp.get(f.id)
+        if conn is None:
+            conn = self._tcp[f.id] = _TcpState()
+        if conn.failed:
             return
         try:
-            a.documents.extend(stream.feed(msg.content))
-        except MqttStreamError as e:
-            # Packets before the damage still count; the rest of the stream cannot be framed.
-            a.documents.extend(e.documents)
-            self._mqtt[f.id] = None
-            _note(a, "mqtt", f"undecodable: {e}")
+            if msg.from_client:
+                self._client_bytes(a, f, conn, msg.content)
+            elif conn.down is not None:
+                self._feed(a, conn.down, msg.content, conn, down=True)
         except Exception as e:
-            self._mqtt[f.id] = None
+            conn.failed = True
             log.exception("decoding failed for flow %s", f.id)
-            _note(a, "mqtt", f"decoder error: {type(e).__name__}: {e}")
+            _note(a, "tcp", f"decoder error: {type(e).__name__}: {e}")
+
+    def _client_bytes(self, a: FlowAnalysis, f: tcp.TCPFlow, conn: _TcpState, data: bytes) -> None:
+        if conn.up is not None:
+            self._feed(a, conn.up, data, conn, down=False)
+            return
+        # Until the protocol is known, the client's first bytes are kept (bounded) and
+        # sniffed again as more arrive: a first segment may hold half a frame.
+        conn.pending += data
+        port = f.server_conn.address[1] if f.server_conn.address else None
+        proto = streams.sniff(bytes(conn.pending), port)
+        if proto is None:
+            if len(conn.pending) >= SNIFF_LIMIT:
+                conn.failed = True
+                _note(
+                    a,
+                    "tcp",
+                    "unrecognised protocol; "
+                    + opaque.describe(bytes(conn.pending), "first client bytes"),
+                )
+                conn.pending.clear()
+            return
+        conn.protocol = proto.name
+        conn.up = proto.stream(from_client=True)
+        if proto.downstream:
+            conn.down = proto.stream(from_client=False)
+        first, conn.pending = bytes(conn.pending), bytearray()
+        self._feed(a, conn.up, first, conn, down=False)
+
+    def _feed(
+        self, a: FlowAnalysis, stream: streams.Stream, data: bytes, conn: _TcpState, down: bool
+    ) -> None:
+        try:
+            a.documents.extend(stream.feed(data))
+        except DecodeError as e:
+            # Frames before the damage still count; the rest cannot be framed.
+            a.documents.extend(getattr(e, "documents", []))
+            if down:
+                conn.down = None
+            else:
+                conn.failed = True
+            _note(a, f"{conn.protocol}{'.down' if down else ''}", f"undecodable: {e}")
         for u in stream.take_notes():
             _note(a, u.source, f"undecodable: {u.reason}")
 
+    def udp_message(self, f: udp.UDPFlow) -> None:
+        msg = f.messages[-1]
+        a = state.begin(f, msg.timestamp)
+        if not msg.from_client:
+            return
+        try:
+            if teltonika.looks_like_udp(msg.content):
+                a.documents.extend(teltonika.decode_udp(msg.content))
+            elif f.id not in self._udp_noted:
+                self._udp_noted.add(f.id)
+                _note(
+                    a, "udp", "unrecognised protocol; " + opaque.describe(msg.content, "datagram")
+                )
+        except DecodeError as e:
+            _note(a, "udp", f"undecodable: {e}")
+        except Exception as e:
+            log.exception("decoding failed for flow %s", f.id)
+            _note(a, "udp", f"decoder error: {type(e).__name__}: {e}")
+
     def tcp_end(self, f: tcp.TCPFlow) -> None:
-        self._mqtt.pop(f.id, None)
+        conn = self._tcp.pop(f.id, None)
+        if conn is not None and conn.up is None and not conn.failed and conn.pending:
+            # The connection ended before its protocol could be recognised.
+            a = state.begin(f, f.timestamp_created)
+            _note(
+                a,
+                "tcp",
+                "unrecognised protocol; " + opaque.describe(bytes(conn.pending), "client bytes"),
+            )
 
     def tcp_error(self, f: tcp.TCPFlow) -> None:
-        self._mqtt.pop(f.id, None)
+        self.tcp_end(f)
 
-    def _forget(self, f: mflow.Flow) -> None:
-        self._mqtt.pop(f.id, None)
+    def udp_end(self, f: udp.UDPFlow) -> None:
+        self._udp_noted.discard(f.id)

@@ -1,66 +1,100 @@
-"""Pipeline stage 5: findings and notes handed to the store, then dropped from the flow.
+"""Pipeline stage 5: findings and notes handed to the store's writer, then dropped from the flow.
 
-Writing happens on the store writer's thread so that the proxy's event loop
-never waits for a disk; a failure to store is logged loudly by the writer.
+Replay hands them to the store writer's queue and moves on. The live proxy
+hands them to the spooled writer and *waits* (asynchronously: other
+connections go on) until they are fsynced in the spool, because this hook
+runs before mitmproxy forwards the response (or the TCP, UDP or WebSocket
+message): a car that got its answer has had its findings acknowledged.
+Failures are logged loudly by the writers; the traffic itself is never held
+back by a failing store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from mitmproxy import flow as mflow
 
 from shekara.addons import state
 from shekara.audit.model import Finding, Note
-from shekara.evidence.writer import StoreWriter
+from shekara.evidence.writer import SpooledWriter, StoreWriter
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[Sequence[Finding], Sequence[Note]], None]
+# How long mitmproxy's shutdown waits for the spool to drain into the store;
+# what is left stays in the spool for the next start.
+DONE_FLUSH_TIMEOUT = 10.0
 
 
 class Recording:
-    def __init__(self, writer: StoreWriter, run_id: int, sinks: Sequence[Sink] = ()) -> None:
+    def __init__(
+        self, writer: StoreWriter | SpooledWriter, run_id: int, sinks: Sequence[Sink] = ()
+    ) -> None:
         self.writer = writer
         self.run_id = run_id
         self.sinks = list(sinks)
         self.findings = 0
         self.notes = 0
 
-    def _record(self, f: mflow.Flow) -> None:
+    def _record(self, f: mflow.Flow) -> Awaitable[bool] | None:
+        """Hand the event's findings on; an awaitable when the writer acknowledges durably.
+
+        mitmproxy awaits a hook's awaitable result before the flow goes on
+        (``AddonManager.invoke_addon``). Under the synchronous ``trigger`` that
+        replay uses it would be ignored, so replay keeps the StoreWriter.
+        """
         a = state.end(f)
         if a is None or not (a.findings or a.notes):
-            return
+            return None
         self.findings += len(a.findings)
         self.notes += len(a.notes)
-        self.writer.submit(self.run_id, a.findings, a.notes)
         for sink in self.sinks:
             try:
                 sink(a.findings, a.notes)
             except Exception:
                 log.exception("a findings sink failed")
+        if isinstance(self.writer, StoreWriter):
+            self.writer.submit(self.run_id, a.findings, a.notes)
+            return None
+        ack = self.writer.acknowledge(self.run_id, a.findings, a.notes)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            ack.result()  # no event loop: a plain synchronous caller waits here
+            return None
+        return asyncio.wrap_future(ack)
 
-    def response(self, f: mflow.Flow) -> None:
-        self._record(f)
+    def response(self, f: mflow.Flow) -> Awaitable[bool] | None:
+        return self._record(f)
 
-    def error(self, f: mflow.Flow) -> None:
-        self._record(f)
+    def error(self, f: mflow.Flow) -> Awaitable[bool] | None:
+        return self._record(f)
 
-    def websocket_message(self, f: mflow.Flow) -> None:
-        self._record(f)
+    def websocket_message(self, f: mflow.Flow) -> Awaitable[bool] | None:
+        return self._record(f)
 
-    def tcp_message(self, f: mflow.Flow) -> None:
-        self._record(f)
+    def tcp_message(self, f: mflow.Flow) -> Awaitable[bool] | None:
+        return self._record(f)
+
+    def udp_message(self, f: mflow.Flow) -> Awaitable[bool] | None:
+        return self._record(f)
 
     def websocket_end(self, f: mflow.Flow) -> None:
         state.forget(f)
 
     def tcp_end(self, f: mflow.Flow) -> None:
+        self._record(f)  # notes written when the connection closed
         state.forget(f)
 
     def tcp_error(self, f: mflow.Flow) -> None:
+        self._record(f)
         state.forget(f)
 
     def done(self) -> None:
-        self.writer.flush()
+        if isinstance(self.writer, StoreWriter):
+            self.writer.flush()
+        else:
+            self.writer.flush(timeout=DONE_FLUSH_TIMEOUT)

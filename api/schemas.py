@@ -108,8 +108,36 @@ class Page[T](BaseModel):
     next: str | None
 
 
+class StationStatus(BaseModel):
+    """What the audit station's proxy last reported: store reachability and its spool.
+
+    Counts and states only; ``store_error`` is the first line of the database
+    driver's error (no SQL, no values).
+    """
+
+    state: str
+    store: str
+    store_error: str | None = None
+    store_down_since: datetime | None = None
+    spool_records: int = 0
+    spool_bytes: int = 0
+    spool_max_bytes: int = 0
+    spool_full: bool = False
+    spool_error: str | None = None
+    unacknowledged_findings: int = 0
+    dropped_findings: int = 0
+    rejected_records: int = 0
+    updated_at: datetime
+    problems: list[str] = Field(default_factory=list)
+
+
 class HealthPublic(BaseModel):
-    """Liveness of the API and reachability of its store."""
+    """Liveness of the API, reachability of its store and, if known, the station's state.
+
+    ``status`` is ``ok``, ``degraded`` (the station's store is down or its
+    spool full or failing, or the station stopped reporting) or ``error``.
+    """
 
     status: str
     db: str
+    station: StationStatus | None = None

@@ -25,6 +25,14 @@ class Category(enum.StrEnum):
     PERSON_NAME = "person_name"
     LICENSE_PLATE = "license_plate"
     MAC_ADDRESS = "mac_address"
+    ACCOUNT_ID = "account_id"
+    CREDENTIALS = "credentials"
+    CELL_LOCATION = "cell_location"
+    CONTACTS = "contacts"
+    BIOMETRIC = "biometric"
+    CABIN_MEDIA = "cabin_media"
+    #: Not personal data: a server-to-device command (immobilise, upgrade, listen in).
+    REMOTE_CONTROL = "remote_control"
 
 
 class Verdict(enum.StrEnum):

@@ -36,6 +36,31 @@ def preview(category: Category, canonical: str) -> str:
         case Category.MAC_ADDRESS:
             # The first three octets name the vendor, which is evidence, not identity.
             return canonical[:8] + ":**:**:**"
+        case Category.REMOTE_CONTROL:
+            # A command name ("relay (cut fuel/power)") is evidence, not personal data.
+            return canonical[:120]
+        case Category.CREDENTIALS:
+            # Only the kind ("password", "bearer token"): no character of a secret, not even
+            # its length, since canonical holds just "kind|sha256".
+            kind = canonical.partition("|")[0]
+            return f"*** ({kind})" if kind and kind != canonical else "***"
+        case Category.CONTACTS:
+            count = canonical.partition("|")[0]
+            return f"{count} contacts" if count.isdigit() else "contacts"
+        case Category.CELL_LOCATION:
+            # The network (country and operator) is evidence; area and cell locate a person.
+            mcc, _, rest = canonical.partition("-")
+            mnc = rest.partition("-")[0]
+            return f"{mcc}-{mnc}-*-*" if mcc.isdigit() and mnc.isdigit() else "*"
+        case Category.BIOMETRIC | Category.CABIN_MEDIA:
+            media, _, rest = canonical.partition("|")
+            size = rest.partition("|")[0]
+            if media and size.isdigit():
+                return f"{media} {size} bytes"
+            return "media"
+        case Category.ACCOUNT_ID:
+            # Account ids are short: keep less of them than of a VIN.
+            return _mask(canonical, 2, 2) if len(canonical) >= 10 else _mask(canonical, 1, 0)
         case Category.VIN:
             return _mask(canonical, 3, 2)
         case Category.PHONE:

@@ -29,7 +29,8 @@ HERE = Path(__file__).resolve().parent
 
 DESCRIPTIONS = {
     "sample": "One flow per decoding path (JSON, gzip, form, query, headers, base64, embedded "
-    "JSON, tracks, GeoJSON, NMEA, polyline, WebSocket, MQTT), decoys and undecodable bodies.",
+    "JSON, tracks, GeoJSON, NMEA, polyline, WebSocket, MQTT, GT06, multipart uploads), decoys and "
+    "undecodable bodies.",
     "labelled": "Varied vendor-style payloads with varied key names and plenty of benign "
     "flows and decoys, for bench/accuracy.py.",
 }

@@ -46,7 +46,8 @@ def prune_raw_evidence(store: FindingStore, days: float, now: float | None = Non
             )
         ).all()
     pruned = []
-    for run_id, path in due:
+    for row in due:
+        run_id, path = int(row[0]), str(row[1])
         p = Path(path)
         existed = p.exists()
         p.unlink(missing_ok=True)
@@ -55,5 +56,5 @@ def prune_raw_evidence(store: FindingStore, days: float, now: float | None = Non
                 update(runs).where(runs.c.id == run_id).values(raw_evidence_deleted_at=time.time())
             )
         log.info("retention: deleted raw evidence of run %s (%s)", run_id, path)
-        pruned.append(Pruned(int(run_id), str(path), existed))
+        pruned.append(Pruned(run_id, path, existed))
     return pruned

@@ -6,6 +6,8 @@ API reads the same typed values the pipeline wrote.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -70,11 +72,19 @@ def _hostname(value: str | None) -> str | None:
     return value.lower() if value else None
 
 
+def dedup_key(*parts: str) -> str:
+    """The hex sha256 naming one finding or note within its run: equal parts, equal key."""
+    # JSON keeps the parts apart: ("a|b", "c") and ("a", "b|c") differ.
+    encoded = json.dumps(parts, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
 def finding_to_row(run_id: int, finding: Finding) -> dict[str, Any]:
     """Column values for one finding of a run."""
     dest = finding.destination
     return {
         "run_id": run_id,
+        "dedup_key": dedup_key(finding.flow_id, finding.field, str(finding.category)),
         "flow_id": finding.flow_id,
         "category": str(finding.category),
         "field": finding.field,
@@ -147,6 +157,7 @@ def note_to_row(run_id: int, note: Note) -> dict[str, Any]:
     dest = note.destination
     return {
         "run_id": run_id,
+        "dedup_key": dedup_key(note.flow_id, note.source, note.reason),
         "flow_id": note.flow_id,
         "source": note.source,
         "reason": note.reason,

@@ -117,8 +117,11 @@ findings = Table(
     Column("seq", Integer),
     Column("prev_hash", String(64)),
     Column("record_hash", String(64)),
-    # The same hit seen again (a retried batch, a re-read flow) is one finding.
-    UniqueConstraint("run_id", "flow_id", "field", "category"),
+    # sha256 of (flow_id, field, category): the same hit seen again (a retried
+    # batch, a re-read flow) is one finding. A hash, because ``field`` comes
+    # from the traffic and may be long, and a PostgreSQL btree entry may not be.
+    Column("dedup_key", String(64), nullable=False),
+    UniqueConstraint("run_id", "dedup_key"),
     UniqueConstraint("run_id", "seq"),
     CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
     CheckConstraint(_in("confidence", CONFIDENCES), name="confidence"),
@@ -146,7 +149,9 @@ notes = Table(
     Column("ip", String(45)),
     Column("country", String(2)),
     Column("observed_at", Float, nullable=False),
-    # A retried batch must not record the same unreadable part twice.
-    UniqueConstraint("run_id", "flow_id", "source", "reason"),
+    # sha256 of (flow_id, source, reason): a retried batch must not record the
+    # same unreadable part twice; ``reason`` may quote the traffic at length.
+    Column("dedup_key", String(64), nullable=False),
+    UniqueConstraint("run_id", "dedup_key"),
     Index(None, "run_id"),
 )

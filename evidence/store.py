@@ -1,4 +1,4 @@
-"""The findings store: runs, findings and notes in SQLite now, PostgreSQL later.
+"""The findings store: runs, findings and notes in SQLite (embedded) or PostgreSQL (central).
 
 Writes are bulk inserts in one transaction that skip duplicates, so a retried
 batch or a re-read flow never doubles the evidence. SQLite runs in WAL mode
@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,11 +29,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from shekara.audit.model import Category, Finding, Note
-from shekara.evidence import schema
+from shekara.evidence import chain, migrations, schema
 from shekara.evidence.rows import (
     RunRecord,
     StoredFinding,
@@ -46,9 +47,14 @@ from shekara.evidence.rows import (
     row_to_run,
 )
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sqlalchemy import Connection, RowMapping
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+PG_CONNECT_TIMEOUT_S = 10
 # Bounds the rows one query holds in memory; the API pages well below it.
 MAX_LIMIT = 10_000
 
@@ -61,11 +67,29 @@ class UnknownRunError(LookupError):
     """A run id that the store does not hold."""
 
 
+class RunClosedError(Exception):
+    """Findings for, or a second closing of, a run already closed: its chain is sealed.
+
+    Permanent, unlike StoreError: retrying the same write can never succeed.
+    """
+
+
 def _tool_version() -> str:
     try:
         return importlib_metadata.version("shekara")
     except importlib_metadata.PackageNotFoundError:
         return "unknown"
+
+
+def normalise_url(url: str | URL) -> URL:
+    """The URL with PostgreSQL's driver made explicit: ``postgresql://`` means psycopg 3.
+
+    SQLAlchemy alone would pick psycopg2, which Shekara does not install.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def configure_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int) -> None:
@@ -87,8 +111,8 @@ def configure_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int) -> 
 class FindingStore:
     """Runs, findings and notes behind one SQLAlchemy engine; safe to share across threads."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
-        parsed = make_url(url)
+    def __init__(self, url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+        parsed = normalise_url(url)
         self.url = parsed
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {}
@@ -102,6 +126,9 @@ class FindingStore:
                 kwargs["poolclass"] = StaticPool
         else:
             kwargs["pool_pre_ping"] = True
+            if parsed.drivername == "postgresql+psycopg":
+                # A server that is down must fail a connect soon, not hang the writer.
+                kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
         self.engine: Engine = create_engine(parsed, **kwargs)
         if self.dialect == "sqlite":
             event.listen(
@@ -115,25 +142,45 @@ class FindingStore:
     def __repr__(self) -> str:
         return f"FindingStore({self.url.render_as_string(hide_password=True)!r})"
 
-    def create_schema(self) -> None:
-        """Create the tables and indexes that are missing; existing ones are left alone."""
-        schema.metadata.create_all(self.engine)
+    def create_schema(self) -> str:
+        """Migrate the database to the newest schema revision (Alembic) and return it.
+
+        Idempotent and cheap when already there; concurrent callers take turns
+        under a lock. A store written by a newer Shekara, or tables that are not
+        the store's, raise StoreError instead of being touched.
+        """
+        try:
+            return migrations.upgrade(self.engine)
+        except migrations.MigrationError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at, or None when it was never migrated."""
+        with self.engine.connect() as conn:
+            return migrations.current(conn)
 
     def dispose(self) -> None:
         """Close pooled connections (at shutdown)."""
         self.engine.dispose()
 
     def check(self) -> None:
-        """Raise StoreError unless the database answers and holds the store's tables."""
+        """Raise StoreError unless the database answers and holds the store's tables at head."""
         try:
             with self.engine.connect() as conn:
                 conn.execute(select(1))
                 inspector = inspect(conn)
                 missing = [t for t in schema.metadata.tables if not inspector.has_table(t)]
+                revision = None if missing else migrations.current(conn)
         except Exception as exc:
             raise StoreError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
         if missing:
             raise StoreError(f"missing tables: {', '.join(sorted(missing))}")
+        if revision != migrations.head():
+            # Another version's schema: queries would fail on missing columns.
+            raise StoreError(
+                f"schema revision {revision or 'none'}, this version needs "
+                f"{migrations.head()}: run `shekara db upgrade`"
+            )
 
     # -- runs ---------------------------------------------------------------
 
@@ -183,22 +230,41 @@ class FindingStore:
         error: str | None = None,
         *,
         finished_at: float | None = None,
+        key: Ed25519PrivateKey | None = None,
+        raw_evidence_sha256: str | None = None,
     ) -> None:
-        """Record how a run ended: flows read, ``completed``/``failed``/``interrupted``."""
+        """Close a run: flows read, ``completed``/``failed``/``interrupted``; seal its chain.
+
+        With ``key`` (the station's Ed25519 key) the closing statement (the
+        run's facts, the chain's length and head, the raw evidence's sha256) is
+        signed, and stored with the signature and the public key. Without it
+        the run closes unsigned, which ``shekara verify`` reports. A closed run
+        takes no more findings and is not closed twice (RunClosedError).
+        """
         if status not in schema.RUN_STATUSES or status == "running":
             raise ValueError(f"a finished run's status cannot be {status!r}")
-        values = {
+        values: dict[str, Any] = {
             "finished_at": time.time() if finished_at is None else finished_at,
             "flows_read": flows_read,
             "status": status,
             "error": error,
         }
+        if raw_evidence_sha256 is not None:
+            values["raw_evidence_sha256"] = raw_evidence_sha256
         with self.engine.begin() as conn:
-            result = conn.execute(
-                update(schema.runs).where(schema.runs.c.id == run_id).values(**values)
-            )
-            if result.rowcount == 0:
-                raise UnknownRunError(run_id)
+            run = self._lock_run(conn, run_id)
+            if run["status"] != "running":
+                raise RunClosedError(f"run {run_id} is already closed ({run['status']})")
+            if key is not None:
+                public = chain.public_key_text(key)
+                head = run["chain_head"] or chain.genesis_hash(run_id, run["started_at"])
+                statement = chain.closing_statement(
+                    {**run, **values, "station_key": public}, run["chain_length"] or 0, head
+                )
+                values["station_key"] = public
+                values["closing_statement"] = statement.decode("ascii")
+                values["signature"] = chain.sign(key, statement)
+            conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
 
     def get_run(self, run_id: int) -> RunRecord | None:
         """The run with this id, or None."""
@@ -216,9 +282,12 @@ class FindingStore:
         raise StoreError(f"no duplicate-skipping insert for the {self.dialect} dialect")
 
     def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()) -> None:
-        """Store findings and notes of a run in one transaction; duplicates are skipped.
+        """Append findings to the run's hash chain, and store notes, in one transaction.
 
-        Any other failure (unknown run, unreachable database) raises and stores nothing.
+        Findings the run already holds, and repeats within the call, are
+        dropped before numbering: a retried batch never advances the chain.
+        Any failure (UnknownRunError, RunClosedError, an unreachable database)
+        raises and stores nothing.
         """
         finding_rows = [finding_to_row(run_id, f) for f in findings]
         note_rows = [note_to_row(run_id, n) for n in notes]
@@ -226,9 +295,69 @@ class FindingStore:
             return
         with self.engine.begin() as conn:
             if finding_rows:
-                conn.execute(self._insert_ignoring_duplicates(schema.findings), finding_rows)
+                self._append_to_chain(conn, run_id, finding_rows)
             if note_rows:
                 conn.execute(self._insert_ignoring_duplicates(schema.notes), note_rows)
+
+    def _lock_run(self, conn: Connection, run_id: int) -> RowMapping:
+        """The run's row, locked until the transaction ends; UnknownRunError if none."""
+        runs = schema.runs
+        if self.dialect == "sqlite":
+            # SQLite has no row locks, and a deferred transaction reads before it
+            # writes: two writers could both read the same head and fork the
+            # chain. Writing first takes the database's one writer lock now.
+            conn.execute(
+                update(runs).where(runs.c.id == run_id).values(chain_length=runs.c.chain_length)
+            )
+        row = (
+            conn.execute(select(runs).where(runs.c.id == run_id).with_for_update())
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise UnknownRunError(run_id)
+        return row
+
+    def _append_to_chain(self, conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
+        run = self._lock_run(conn, run_id)
+        if run["status"] != "running":
+            raise RunClosedError(f"run {run_id} is closed ({run['status']}); its chain is sealed")
+        batch: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            batch.setdefault(row["dedup_key"], row)
+        length = int(run["chain_length"] or 0)
+        head = run["chain_head"] or chain.genesis_hash(run_id, run["started_at"])
+        fresh = list(batch.values())
+        insert = schema.findings.insert()
+        try:
+            # Optimistic: a batch seldom repeats stored findings, and looking them up
+            # first would cost a query per batch that grows with the run on PostgreSQL.
+            with conn.begin_nested():
+                conn.execute(insert, _chain_rows(fresh, length, head))
+        except IntegrityError:
+            # A retried batch: drop what the run already holds, number the rest again.
+            # Any other conflict (a seq taken) fails again below, and nothing is stored.
+            stored = self._stored_keys(conn, run_id, list(batch))
+            fresh = [row for key, row in batch.items() if key not in stored]
+            if not fresh:
+                return
+            conn.execute(insert, _chain_rows(fresh, length, head))
+        last = fresh[-1]
+        conn.execute(
+            update(schema.runs)
+            .where(schema.runs.c.id == run_id)
+            .values(chain_length=last["seq"], chain_head=last["record_hash"])
+        )
+
+    @staticmethod
+    def _stored_keys(conn: Connection, run_id: int, keys: list[str]) -> set[str]:
+        c = schema.findings.c
+        stored: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            stmt = select(c.dedup_key).where(c.run_id == run_id, c.dedup_key.in_(chunk))
+            stored.update(conn.execute(stmt).scalars())
+        return stored
 
     # -- reading ------------------------------------------------------------
 
@@ -377,6 +506,16 @@ class FindingStore:
             stmt = stmt.where(schema.notes.c.run_id == run_id)
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+
+def _chain_rows(rows: list[dict[str, Any]], length: int, head: str) -> list[dict[str, Any]]:
+    """Number rows after ``length`` and link each to the one before, from ``head``."""
+    for row in rows:
+        length += 1
+        row["seq"] = length
+        row["prev_hash"] = head
+        head = row["record_hash"] = chain.record_hash(head, row, strict=True)
+    return rows
 
 
 def _first_line(exc: BaseException) -> str:

@@ -6,21 +6,32 @@ error level with the number of findings lost and counted on the writer: the
 car's traffic fails open, the evidence must not fail silently.
 
 When the queue is full, ``submit`` blocks (back-pressure) up to its timeout,
-then drops the submission loudly. An on-disk spool that keeps such overflow
-for a later retry is planned, not built.
+then drops the submission loudly. Replay uses this writer: it has the capture
+to read again, and per-flow fsyncs would halve its throughput.
+
+The live proxy uses ``SpooledWriter`` instead: a submission is acknowledged
+once it is fsynced in the on-disk spool (``shekara.evidence.spool``), and a
+drain thread moves the spool into the store, releasing records only after the
+store committed them. When the store is down it keeps spooling, retries with
+backoff, says so once per change of state in the log and in a status file.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from shekara.audit.model import Finding, Note
+from shekara.evidence.spool import Spool, SpoolRecord
 
 log = logging.getLogger(__name__)
 
@@ -294,3 +305,516 @@ class StoreWriter:
             exc,
             exc_info=exc,
         )
+
+
+# -- the live proxy's writer: acknowledged = in the spool ------------------------
+
+DEFAULT_STATUS_INTERVAL = 2.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for a store failure that retrying can cure: database down, disk full, locked."""
+    from sqlalchemy import exc as sa_exc
+
+    from shekara.evidence.store import StoreError
+
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc,
+        (
+            sa_exc.OperationalError,
+            sa_exc.InterfaceError,
+            sa_exc.DisconnectionError,
+            sa_exc.TimeoutError,
+            StoreError,
+            OSError,
+        ),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    # The first line names the cause; SQLAlchemy appends the SQL and its parameters.
+    text = str(getattr(exc, "orig", None) or exc)
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:300]
+
+
+@dataclass(slots=True)
+class _Pending:
+    run_id: int
+    findings: tuple[Finding, ...]
+    notes: tuple[Note, ...]
+    future: Future[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledWriterStats:
+    """Counters of a spooled writer, as a snapshot (what the status file shows)."""
+
+    store: str  # "ok" or "down"
+    store_error: str | None
+    store_down_since: float | None
+    spool_records: int
+    spool_bytes: int
+    spool_max_bytes: int
+    spool_error: str | None
+    acknowledged_findings: int
+    stored_findings: int
+    stored_notes: int
+    unacknowledged_findings: int
+    unacknowledged_notes: int
+    dropped_findings: int
+    dropped_notes: int
+    rejected_records: int
+    corrupted_records: int
+
+
+class SpooledWriter:
+    """Acknowledges findings once fsynced in the spool; a drain thread moves them to the store.
+
+    ``acknowledge`` returns a future that resolves True when the event's
+    findings and notes are durable, False when the spool refused them (full,
+    or its disk failed): those are *not acknowledged*, logged at error level,
+    counted, and still handed to the store from memory as long as a bounded
+    overflow queue has room.
+    """
+
+    def __init__(
+        self,
+        store: FindingSink,
+        spool: Spool,
+        *,
+        batch_size: int = 500,
+        retry_initial: float = 0.2,
+        retry_max: float = 10.0,
+        max_overflow: int = 10_000,
+        status_path: str | Path | None = None,
+        status_interval: float = DEFAULT_STATUS_INTERVAL,
+        after_recovery: Callable[[], None] | None = None,
+        name: str = "shekara-spool",
+    ) -> None:
+        if batch_size < 1 or max_overflow < 0:
+            raise ValueError("batch_size must be at least 1 and max_overflow not negative")
+        if retry_initial <= 0 or retry_max < retry_initial or status_interval <= 0:
+            raise ValueError("retry delays and status interval must be positive")
+        self._store = store
+        self._spool = spool
+        #: The spool, left open by ``close`` (its owner closes it).
+        self.spool = spool
+        self.batch_size = batch_size
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.max_overflow = max_overflow
+        self.status_path = Path(status_path) if status_path is not None else None
+        self.status_interval = status_interval
+        self._after_recovery = after_recovery
+        # Records recovered at start; after_recovery runs once they are all released.
+        self._recovered_through = spool.last_seq
+        self._cond = threading.Condition()
+        self._inbox: deque[_Pending] = deque()
+        self._appending = False
+        self._appender_done = False
+        self._closing = False
+        self._abandon = threading.Event()
+        self._wake = threading.Event()
+        self._overflow: deque[tuple[int, tuple[Finding, ...], tuple[Note, ...]]] = deque()
+        self._overflow_items = 0
+        self._drained_gen = 0
+        self._drain_done = False
+        # Counters (under _cond).
+        self.acknowledged_findings = 0
+        self.stored_findings = 0
+        self.stored_notes = 0
+        self.unacknowledged_findings = 0
+        self.unacknowledged_notes = 0
+        self.dropped_findings = 0
+        self.dropped_notes = 0
+        self.rejected_records = 0
+        self.store_error: str | None = None
+        self.store_down_since: float | None = None
+        self.spool_error: str | None = None
+        self._last_overflow_log = 0.0
+        self._overflow_since_log = 0
+        self._last_status = 0.0
+        self._appender = threading.Thread(
+            target=self._append_loop, name=name + "-append", daemon=True
+        )
+        self._drainer = threading.Thread(target=self._drain_loop, name=name + "-drain", daemon=True)
+        self._appender.start()
+        self._drainer.start()
+
+    # -- caller side ----------------------------------------------------------
+
+    def acknowledge(
+        self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()
+    ) -> Future[bool]:
+        """Spool one event's findings and notes; the future says whether they are durable."""
+        fut: Future[bool] = Future()
+        item = _Pending(run_id, tuple(findings), tuple(notes), fut)
+        if not item.findings and not item.notes:
+            fut.set_result(True)
+            return fut
+        with self._cond:
+            if self._closing:
+                raise WriterClosedError("the spooled writer is closed")
+            self._inbox.append(item)
+            self._cond.notify_all()
+        return fut
+
+    def submit(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note] = (),
+        *,
+        timeout: float | None = None,
+    ) -> bool:
+        """Like ``acknowledge``, but waits: True once durable in the spool."""
+        return self.acknowledge(run_id, findings, notes).result(timeout)
+
+    @property
+    def pending(self) -> int:
+        """Events queued for the spool or spooled and not yet committed to the store."""
+        with self._cond:
+            queued = len(self._inbox) + (1 if self._appending else 0)
+        return queued + self._spool.pending + len(self._overflow)
+
+    @property
+    def failed(self) -> int:
+        """Findings not acknowledged (spool full or failing), stored later or not."""
+        return self.unacknowledged_findings
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is committed to the store (or timeout)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._drain_done:
+                    return self.pending == 0
+                if (
+                    not self._inbox
+                    and not self._appending
+                    and not self._overflow
+                    and self._spool.pending == 0
+                ):
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(0.5 if remaining is None else min(0.5, remaining))
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Spool what is queued, drain into the store for up to ``timeout``; True if all stored.
+
+        Records the store could not take in time stay in the spool for the next start.
+        """
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._appender.join()
+        self._wake.set()
+        self._drainer.join(timeout)
+        if self._drainer.is_alive():
+            self._abandon.set()
+            self._wake.set()
+            self._drainer.join()
+        left = self._spool.pending
+        if left:
+            log.error(
+                "%d spooled records are not in the store yet; they stay in %s and are "
+                "delivered at the next start",
+                left,
+                self._spool.directory,
+            )
+        self._write_status(state="stopped")
+        return left == 0 and not self._overflow
+
+    def __enter__(self) -> SpooledWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def stats(self) -> SpooledWriterStats:
+        spool = self._spool.stats()
+        with self._cond:
+            return SpooledWriterStats(
+                store="down" if self.store_down_since is not None else "ok",
+                store_error=self.store_error,
+                store_down_since=self.store_down_since,
+                spool_records=spool.pending_records,
+                spool_bytes=spool.disk_bytes,
+                spool_max_bytes=spool.max_bytes,
+                spool_error=self.spool_error,
+                acknowledged_findings=self.acknowledged_findings,
+                stored_findings=self.stored_findings,
+                stored_notes=self.stored_notes,
+                unacknowledged_findings=self.unacknowledged_findings,
+                unacknowledged_notes=self.unacknowledged_notes,
+                dropped_findings=self.dropped_findings,
+                dropped_notes=self.dropped_notes,
+                rejected_records=self.rejected_records,
+                corrupted_records=spool.corrupted,
+            )
+
+    # -- appender thread ------------------------------------------------------
+
+    def _append_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._inbox and not self._closing:
+                    self._cond.wait()
+                if not self._inbox:
+                    self._appender_done = True
+                    self._cond.notify_all()
+                    return
+                items = list(self._inbox)
+                self._inbox.clear()
+                self._appending = True
+            try:
+                self._append(items)
+            finally:
+                with self._cond:
+                    self._appending = False
+                    self._cond.notify_all()
+                self._wake.set()
+
+    def _append(self, items: list[_Pending]) -> None:
+        error: BaseException | None = None
+        try:
+            seqs = self._spool.append_many([(i.run_id, i.findings, i.notes) for i in items])
+        except Exception as exc:  # disk full, I/O error: nothing of this batch is durable
+            error = exc
+            seqs = [None] * len(items)
+        with self._cond:
+            was_failing = self.spool_error is not None
+            self.spool_error = _describe(error) if error is not None else None
+        if error is not None and not was_failing:
+            log.error("cannot write to the spool %s: %s", self._spool.directory, error)
+        elif error is None and was_failing:
+            log.warning("the spool %s is writable again", self._spool.directory)
+        for item, seq in zip(items, seqs, strict=True):
+            if seq is None:
+                self._not_acknowledged(item, "spool full" if error is None else "spool failing")
+            else:
+                with self._cond:
+                    self.acknowledged_findings += len(item.findings)
+            item.future.set_result(seq is not None)
+
+    def _not_acknowledged(self, item: _Pending, why: str) -> None:
+        n = len(item.findings) + len(item.notes)
+        now = time.monotonic()
+        with self._cond:
+            self.unacknowledged_findings += len(item.findings)
+            self.unacknowledged_notes += len(item.notes)
+            kept = self._overflow_items + n <= self.max_overflow
+            if kept:
+                self._overflow.append((item.run_id, item.findings, item.notes))
+                self._overflow_items += n
+            else:
+                self.dropped_findings += len(item.findings)
+                self.dropped_notes += len(item.notes)
+            self._overflow_since_log += len(item.findings)
+            due = now - self._last_overflow_log >= 10.0
+            if due:
+                self._last_overflow_log = now
+                count, self._overflow_since_log = self._overflow_since_log, 0
+                total, dropped = self.unacknowledged_findings, self.dropped_findings
+        if due:
+            log.error(
+                "%s (%s): %d findings NOT acknowledged since the last report "
+                "(%d in all, %d of them lost for good); the traffic keeps flowing",
+                why,
+                self._spool.directory,
+                count,
+                total,
+                dropped,
+            )
+
+    # -- drain thread ------------------------------------------------------------
+
+    def _drain_loop(self) -> None:
+        batch: list[SpoolRecord] = []
+        extra: list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]] = []
+        delay = self.retry_initial
+        try:
+            while not self._abandon.is_set():
+                self._wake.clear()
+                with self._cond:
+                    # Decided before reading: once the appender is done, an empty read is final.
+                    finished = self._closing and self._appender_done
+                if not batch:
+                    batch = self._spool.read(self.batch_size)
+                if not extra:
+                    extra = self._take_overflow()
+                if not batch and not extra:
+                    self._maybe_after_recovery(idle=True)
+                    if finished:
+                        return
+                    self._status_if_due()
+                    self._wake.wait(self.status_interval)
+                    continue
+                try:
+                    self._deliver(batch, extra)
+                except Exception as exc:
+                    self._store_down(exc)
+                    self._status_if_due(force=True)
+                    self._abandon.wait(delay)
+                    delay = min(delay * 2, self.retry_max)
+                    continue
+                delay = self.retry_initial
+                if batch:
+                    self._spool.release(batch[-1].seq)
+                with self._cond:
+                    self.stored_findings += sum(len(r.findings) for r in batch)
+                    self.stored_findings += sum(len(f) for _, f, _ in extra)
+                    self.stored_notes += sum(len(r.notes) for r in batch)
+                    self.stored_notes += sum(len(n) for _, _, n in extra)
+                    self._cond.notify_all()
+                batch, extra = [], []
+                self._store_up()
+                self._maybe_after_recovery(idle=False)
+                self._status_if_due()
+        finally:
+            if extra:
+                n_f = sum(len(f) for _, f, _ in extra)
+                with self._cond:
+                    self.dropped_findings += n_f
+                    self.dropped_notes += sum(len(n) for _, _, n in extra)
+                log.error("%d unacknowledged findings could not be stored before exit", n_f)
+            with self._cond:
+                self._drain_done = True
+                self._cond.notify_all()
+
+    def _take_overflow(self) -> list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]]:
+        with self._cond:
+            out = list(self._overflow)
+            self._overflow.clear()
+            self._overflow_items = 0
+        return out
+
+    def _maybe_after_recovery(self, *, idle: bool) -> None:
+        """Run ``after_recovery`` once every record recovered at start has been delivered."""
+        if self._after_recovery is None:
+            return
+        if not idle and self._spool.stats().released_seq < self._recovered_through:
+            return
+        callback, self._after_recovery = self._after_recovery, None
+        try:
+            callback()
+        except Exception as exc:
+            if is_transient(exc):
+                self._after_recovery = callback  # again once the store answers
+            else:
+                log.error("the after-recovery step failed: %s", exc, exc_info=exc)
+
+    def _deliver(
+        self,
+        batch: list[SpoolRecord],
+        extra: list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]],
+    ) -> None:
+        """Commit a batch; a record the store refuses for good is quarantined, not retried."""
+        by_run: dict[int, tuple[list[Finding], list[Note]]] = {}
+        for rec in batch:
+            fs, ns = by_run.setdefault(rec.run_id, ([], []))
+            fs.extend(rec.findings)
+            ns.extend(rec.notes)
+        for run_id, fs_, ns_ in extra:
+            fs, ns = by_run.setdefault(run_id, ([], []))
+            fs.extend(fs_)
+            ns.extend(ns_)
+        try:
+            for run_id, (fs, ns) in by_run.items():
+                self._store.add(run_id, fs, ns)
+            return
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("a batch was refused by the store (%s); retrying record by record", exc)
+        # Every record again on its own: the store skips what it already holds.
+        for rec in batch:
+            try:
+                self._store.add(rec.run_id, rec.findings, rec.notes)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                self._spool.quarantine(rec, _describe(exc))
+                with self._cond:
+                    self.rejected_records += 1
+        for run_id, fs_, ns_ in extra:
+            try:
+                self._store.add(run_id, fs_, ns_)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                with self._cond:
+                    self.dropped_findings += len(fs_)
+                    self.dropped_notes += len(ns_)
+                log.error("%d unacknowledged findings refused by the store: %s", len(fs_), exc)
+
+    def _store_down(self, exc: BaseException) -> None:
+        text = _describe(exc)
+        with self._cond:
+            first = self.store_down_since is None
+            if first:
+                self.store_down_since = time.time()
+            self.store_error = text
+        if first:
+            log.error(
+                "the findings store is unavailable (%s); spooling findings to %s "
+                "and retrying (%d records spooled)",
+                text,
+                self._spool.directory,
+                self._spool.pending,
+            )
+
+    def _store_up(self) -> None:
+        with self._cond:
+            since = self.store_down_since
+            self.store_down_since = None
+            self.store_error = None
+        if since is not None:
+            log.warning(
+                "the findings store is back after %.1fs; draining the spool (%d records)",
+                time.time() - since,
+                self._spool.pending,
+            )
+            self._status_if_due(force=True)
+
+    # -- status file ---------------------------------------------------------------
+
+    def _status_if_due(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_status >= self.status_interval:
+            self._last_status = now
+            self._write_status()
+
+    def _write_status(self, state: str = "running") -> None:
+        if self.status_path is None:
+            return
+        s = self.stats()
+        doc = {
+            "state": state,
+            "pid": os.getpid(),
+            "updated_at": time.time(),
+            "store": s.store,
+            "store_error": s.store_error,
+            "store_down_since": s.store_down_since,
+            "spool_records": s.spool_records,
+            "spool_bytes": s.spool_bytes,
+            "spool_max_bytes": s.spool_max_bytes,
+            "spool_full": s.spool_bytes >= s.spool_max_bytes * 0.99,
+            "spool_error": s.spool_error,
+            "unacknowledged_findings": s.unacknowledged_findings,
+            "dropped_findings": s.dropped_findings,
+            "rejected_records": s.rejected_records,
+            "corrupted_records": s.corrupted_records,
+        }
+        try:
+            self.status_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.status_path.with_name(self.status_path.name + ".tmp")
+            tmp.write_text(json.dumps(doc, indent=1) + "\n")
+            os.replace(tmp, self.status_path)
+        except OSError as exc:
+            log.warning("cannot write the status file %s: %s", self.status_path, exc)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
-from shekara.proxy import retentioncmd
+from shekara.proxy import dbcmd, retentioncmd, verifycmd
 from shekara.proxy.keys import shekara_home
 
 log = logging.getLogger("shekara")
@@ -102,7 +102,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             capture_sha256=replay.sha256_file(path),
             sinks=sinks,
         )
-        result = replay.replay(path, ctx.addons)
+        result = replay.replay(
+            path, ctx.addons, {"shekara_proto": args.proto} if args.proto else None
+        )
         ctx.close(result.flows, "failed" if result.error else "completed", result.error)
         summary = ctx.store.summary(ctx.run_id)
         total = sum(n for *_, n in summary)
@@ -125,9 +127,19 @@ def cmd_proxy(args: argparse.Namespace) -> int:
 
     from shekara.proxy import pipeline
 
-    ctx = pipeline.build(args.db, "proxy", ruleset_path=args.ruleset, geoip=args.geoip)
+    home = shekara_home()
+    ctx = pipeline.build(
+        args.db,
+        "proxy",
+        ruleset_path=args.ruleset,
+        geoip=args.geoip,
+        spool_dir=Path(args.spool) if args.spool else home / "spool",
+        spool_max_bytes=int(args.spool_max_mb * 1024 * 1024),
+        status_path=Path(args.status_file) if args.status_file else home / "status.json",
+    )
     confdir = shekara_home() / "mitmproxy"
     confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    raw_file = ctx.keep_flows(home / "evidence") if args.keep_flows else None
 
     async def run() -> None:
         opts = options.Options(
@@ -137,7 +149,12 @@ def cmd_proxy(args: argparse.Namespace) -> int:
             confdir=str(confdir),
         )
         m = DumpMaster(opts, with_termlog=True, with_dumper=False)
+        if raw_file is not None:
+            # mitmproxy's own saver writes the flows; the file was created 0600.
+            m.options.update(save_stream_file=str(raw_file))
         m.addons.add(*ctx.addons)
+        if args.proto:
+            m.options.update(shekara_proto=args.proto)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, m.shutdown)
@@ -178,7 +195,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         Path(str(db_path) + suffix).unlink(missing_ok=True)
     url = f"sqlite:///{db_path}"
     ns = argparse.Namespace(
-        captures=[str(c) for c in captures], db=url, ruleset=None, geoip=[], format="table"
+        captures=[str(c) for c in captures],
+        db=url,
+        ruleset=None,
+        geoip=[],
+        proto=[],
+        format="table",
     )
     status = cmd_replay(ns)
     if args.no_serve or status == EXIT_ERROR:
@@ -207,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="extra City/Country/ASN .mmdb file, consulted before the embedded one "
             "(repeatable; default from SHEKARA_GEOIP, paths separated by ':')",
         )
+        sp.add_argument(
+            "--proto",
+            action="append",
+            default=[],
+            metavar="FILE.proto",
+            help="protobuf schema (file or folder) for decoding protobuf bodies with field names",
+        )
 
     r = sub.add_parser("replay", help="analyse saved mitmproxy captures")
     r.add_argument("captures", nargs="+", metavar="CAPTURE.mitm")
@@ -217,7 +246,32 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("proxy", help="run the auditing proxy (regular mode)")
     x.add_argument("--listen-host", default="127.0.0.1")
     x.add_argument("--listen-port", type=int, default=8080)
+    x.add_argument(
+        "--keep-flows",
+        action="store_true",
+        help="keep the session's full flows as raw evidence ($SHEKARA_HOME/evidence, mode "
+        "0600); they hold personal data in the clear: see 'shekara retention'",
+    )
     common(x)
+    x.add_argument(
+        "--spool",
+        default=None,
+        metavar="DIR",
+        help="folder of the on-disk queue that acknowledges findings before the store has "
+        "them (default: $SHEKARA_HOME/spool)",
+    )
+    x.add_argument(
+        "--spool-max-mb",
+        type=float,
+        default=256.0,
+        help="size bound of the spool; beyond it findings are NOT acknowledged (logged)",
+    )
+    x.add_argument(
+        "--status-file",
+        default=None,
+        help="where the proxy reports store and spool state for /health "
+        "(default: $SHEKARA_HOME/status.json)",
+    )
     x.set_defaults(func=cmd_proxy)
 
     a = sub.add_parser("api", help="serve the officials' API")
@@ -236,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Further subcommands register themselves here, one module each.
     retentioncmd.register(sub, default_db_url)
+    dbcmd.register(sub, default_db_url)
+    verifycmd.register(sub, default_db_url)
     return p
 
 
@@ -251,10 +307,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as e:
+        from mitmproxy.exceptions import OptionsError
+
         from shekara.rulesets.loader import RulesetError
 
         if isinstance(e, RulesetError):
             print(f"shekara: invalid ruleset:\n{e}", file=sys.stderr)
+            return EXIT_ERROR
+        if isinstance(e, OptionsError):
+            print(f"shekara: {e}", file=sys.stderr)
             return EXIT_ERROR
         raise
 

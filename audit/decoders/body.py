@@ -5,15 +5,36 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..model import Document
+from .binary_formats import decode_cbor, decode_msgpack
 from .errors import DecodeError
+from .multipart import decode_multipart
+from .protobuf import FieldBudget, Schemas, decode_protobuf, grpc_frames
 from .tree import MAX_VALUES, KeyValues, expand_embedded
 
 _JSON_TYPES = frozenset({"application/json", "text/json"})
 _FORM_TYPE = "application/x-www-form-urlencoded"
+_PROTOBUF_TYPES = frozenset(
+    {
+        "application/protobuf",
+        "application/x-protobuf",
+        "application/x-protobuffer",
+        "application/x-google-protobuf",
+        "application/vnd.google.protobuf",
+    }
+)
+_GRPC_TYPES = frozenset({"application/grpc", "application/grpc-web"})
+_GRPC_TEXT = "application/grpc-web-text"
+_MSGPACK_TYPES = frozenset(
+    {"application/msgpack", "application/x-msgpack", "application/vnd.msgpack"}
+)
+_CBOR_TYPE = "application/cbor"
+#: multipart inside multipart inside multipart: deeper is not a real upload.
+MAX_PART_NESTING = 3
 # C0 controls other than tab, newline, carriage return and form feed, plus DEL: text
 # that holds them is a binary format (protobuf, images) that merely happens to decode.
 _BINARY_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -42,34 +63,111 @@ _SKIP_HEADERS = frozenset(
 _SKIP_HEADER_PREFIXES = ("accept-", "if-", "sec-fetch-", "sec-ch-", "sec-websocket-", ":")
 
 
-def decode_body(data: bytes, content_type: str | None, source: str = "request.body") -> Document:
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every nested decode of one body shares: protobuf schemas, URL path, budget."""
+
+    schemas: Schemas | None
+    path: str | None
+    budget: FieldBudget = field(default_factory=FieldBudget)
+
+    def protobuf(self, data: bytes, *, sniff: bool = False) -> Any:
+        return decode_protobuf(
+            data, schemas=self.schemas, path=self.path, sniff=sniff, budget=self.budget
+        )
+
+
+def decode_body(
+    data: bytes,
+    content_type: str | None,
+    source: str = "request.body",
+    *,
+    schemas: Schemas | None = None,
+    path: str | None = None,
+) -> Document:
     """Decode an (already content-decoded) body into a Document.
 
-    JSON when the content type says so (``application/json``, ``text/json``,
-    ``*+json``) or the body starts with ``{``/``[`` and parses; form bodies become a
-    KeyValues Document with source ``*.form`` (``request.body`` -> ``request.form``);
-    anything else that is text becomes one string leaf at ``$``. An empty body gives an
-    empty tree. Raises DecodeError for malformed JSON under a JSON content type, for
-    binary bodies and for hostile nesting or size.
+    By content type: JSON (``application/json``, ``text/json``, ``*+json``); form bodies
+    become a KeyValues Document with source ``*.form`` (``request.body`` ->
+    ``request.form``); protobuf (``application/protobuf``, ``x-protobuf``, ...), gRPC and
+    gRPC-Web (5-byte framed; one message gives its tree, several a list), msgpack, CBOR
+    (``application/cbor``, ``*+cbor``) and ``multipart/*`` (parts under their names,
+    binary parts as summaries) become trees as their modules describe. ``schemas``
+    (from ``protobuf.load_schemas``) name protobuf fields; ``path`` (the URL path)
+    chooses the message type. Without a decisive type, a body starting with ``{``/``[``
+    that parses is JSON; other text is one string leaf at ``$``; binary that walks
+    completely and plausibly as protobuf is decoded as such. An empty body gives an
+    empty tree. Raises DecodeError for malformed content under a declared type, for
+    other binary bodies (``"binary body, N bytes, not decoded"``) and for hostile
+    nesting or size.
     """
-    media_type, charset = _parse_content_type(content_type)
-    is_json_type = media_type in _JSON_TYPES or media_type.endswith("+json")
+    media_type, params = _parse_content_type(content_type)
+    tree = _decode_tree(data, media_type, params, _Context(schemas, path), 0)
+    if media_type == _FORM_TYPE and isinstance(tree, KeyValues):
+        source = _form_source(source)
+    return Document(source, expand_embedded(tree))
+
+
+def _decode_tree(
+    data: bytes, media_type: str, params: dict[str, str], ctx: _Context, depth: int
+) -> Any:
+    """The tree of one body or multipart part, before embedded strings are expanded."""
+    binary = _binary_tree(data, media_type, params, ctx, depth)
+    if binary is not _NOT_BINARY:
+        return binary
+    charset = params.get("charset")
     is_form = media_type == _FORM_TYPE
     if not data.strip():
-        return Document(_form_source(source) if is_form else source, KeyValues() if is_form else {})
-    if is_json_type:
-        return Document(source, expand_embedded(_parse_json(data)))
+        return KeyValues() if is_form else {}
+    if media_type in _JSON_TYPES or media_type.endswith("+json"):
+        return _parse_json(data)
     if data.lstrip()[:1] in (b"{", b"["):
         try:
-            parsed = _parse_json(data)
+            return _parse_json(data)
         except DecodeError:
             pass  # Sniffing is a guess: fall back to text (or form) below.
-        else:
-            return Document(source, expand_embedded(parsed))
-    text = _decode_text(data, charset)
+    try:
+        text = _decode_text(data, charset)
+    except DecodeError as binary_body:
+        try:
+            return ctx.protobuf(data, sniff=True)
+        except DecodeError:
+            raise binary_body from None
     if is_form:
-        return Document(_form_source(source), expand_embedded(_pairs(_parse_qs(text, charset))))
-    return Document(source, expand_embedded(text))
+        return _pairs(_parse_qs(text, charset))
+    return text
+
+
+_NOT_BINARY = object()
+
+
+def _binary_tree(
+    data: bytes, media_type: str, params: dict[str, str], ctx: _Context, depth: int
+) -> Any:
+    """The tree for a declared binary or multipart type; ``_NOT_BINARY`` for other types."""
+    if media_type in _PROTOBUF_TYPES:
+        return ctx.protobuf(data) if data else {}
+    base, _, suffix = media_type.partition("+")
+    if base in _GRPC_TYPES or base == _GRPC_TEXT:
+        frames = grpc_frames(data, text=base == _GRPC_TEXT)
+        trees = [_parse_json(f) if suffix == "json" else ctx.protobuf(f) for f in frames]
+        return trees[0] if len(trees) == 1 else trees if trees else {}
+    if media_type in _MSGPACK_TYPES:
+        return decode_msgpack(data)
+    if media_type == _CBOR_TYPE or suffix == "cbor":
+        return decode_cbor(data)
+    if media_type.startswith("multipart/"):
+        if not data.strip():
+            return {}
+        if depth >= MAX_PART_NESTING:
+            raise DecodeError(f"multipart nested deeper than {MAX_PART_NESTING} levels")
+
+        def decode_part(part: bytes, content_type: str | None) -> Any:
+            part_type, part_params = _parse_content_type(content_type)
+            return _decode_tree(part, part_type, part_params, ctx, depth + 1)
+
+        return decode_multipart(data, params.get("boundary"), decode_part)
+    return _NOT_BINARY
 
 
 def decode_query(query: list[tuple[str, str]] | str) -> Document:
@@ -110,16 +208,23 @@ def decode_path(path: str) -> Document:
     return Document("request.path", expand_embedded(segments))
 
 
-def _parse_content_type(content_type: str | None) -> tuple[str, str | None]:
+def _parse_content_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    """The lower-cased media type and its parameters (names lower-cased, values as sent)."""
     if not content_type:
-        return "", None
-    media_type, _, params = content_type.partition(";")
-    charset = None
-    for param in params.split(";"):
+        return "", {}
+    media_type, _, rest = content_type.partition(";")
+    params: dict[str, str] = {}
+    for param in rest.split(";"):
         key, _, value = param.partition("=")
-        if key.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower() or None
-    return media_type.strip().lower(), charset
+        key = key.strip().lower()
+        if key and key not in params:
+            params[key] = value.strip().strip('"')
+    charset = params.get("charset", "").lower()
+    if charset:
+        params["charset"] = charset
+    else:
+        params.pop("charset", None)
+    return media_type.strip().lower(), params
 
 
 def _form_source(source: str) -> str:

@@ -4,9 +4,11 @@ A tree is what ``Document.tree`` holds: dicts, lists, strings, numbers, booleans
 ``None``, plus two markers that only this module gives meaning to:
 
 * ``Embedded(kind, tree)`` replaces a string leaf whose text was itself an encoding:
-  ``kind`` is ``"json"`` (a JSON object/array inside a string) or ``"base64"`` (base64
-  whose bytes are JSON or readable text); ``tree`` is the decoded content, which may
-  be another ``Embedded`` (``<base64><json>``). flatten() renders it as ``<kind>``.
+  ``kind`` is ``"json"`` (a JSON object/array inside a string), ``"base64"`` (base64
+  whose bytes are JSON or readable text), ``"jwt"`` (a JSON Web Token: ``tree`` is its
+  payload's claims) or ``"hex"`` (hex digits whose bytes are JSON or readable text);
+  ``tree`` is the decoded content, which may be another ``Embedded``
+  (``<base64><json>``, ``<hex><json>``). flatten() renders it as ``<kind>``.
 * ``KeyValues`` is a ``dict`` for flat key/value sources (query, form, headers,
   cookies): a ``list`` value there means the key was repeated, rendered ``key``,
   ``key[1]``, ``key[2]`` instead of ``[0]``, ``[1]``; at the root its keys are
@@ -27,6 +29,7 @@ from typing import Any, Literal
 
 from ..model import Document, Field
 from .errors import DecodeError
+from .jwt import jwt_claims
 
 MAX_VALUES = 100_000
 MAX_NESTING = 100
@@ -47,13 +50,17 @@ _B64_URL = string.ascii_letters + string.digits + "-_"
 _HEXISH = string.hexdigits + "-"
 _TEXT_WS = str.maketrans("\t\r\n", "   ")
 _TEXT_MIN_WORDY = 0.6
+_HEX_MIN = 16
+_HEX_MIN_PRINTABLE = 0.9
+_HEX_SHORT = 16  # decoded bytes
+_HEX_SHORT_WORDY = 0.8
 
 
 @dataclass(frozen=True, slots=True)
 class Embedded:
-    """A string leaf that was decoded: ``kind`` is ``"json"`` or ``"base64"``."""
+    """A decoded string leaf: ``kind`` is ``"json"``, ``"base64"``, ``"jwt"`` or ``"hex"``."""
 
-    kind: Literal["json", "base64"]
+    kind: Literal["json", "base64", "jwt", "hex"]
     tree: Any
 
 
@@ -71,10 +78,11 @@ def is_flat(doc: Document) -> bool:
 def flatten(doc: Document) -> Iterator[Field]:
     """Yield one Field per leaf of ``doc.tree``, in document order, located by convention.
 
-    Paths: ``$`` root, ``.key`` or ``['key']``, ``[3]``, ``<json>``/``<base64>``;
-    flat sources use the bare key at the root (``request.header:x-imei``) and ``[i]``
-    for a root list (``request.path:[0]``). ``Field.key`` is the innermost dict key,
-    lower-cased (list items and embedded values inherit their container's key).
+    Paths: ``$`` root, ``.key`` or ``['key']``, ``[3]``, and ``<json>``, ``<base64>``,
+    ``<jwt>`` or ``<hex>`` for decoded strings; flat sources use the bare key at the root
+    (``request.header:x-imei``) and ``[i]`` for a root list (``request.path:[0]``).
+    ``Field.key`` is the innermost dict key, lower-cased (list items and embedded
+    values inherit their container's key).
     """
     prefix = doc.source + ":"
     source = doc.source
@@ -126,13 +134,16 @@ def expand_embedded(
     max_values: int = MAX_VALUES,
     max_nesting: int = MAX_NESTING,
 ) -> Any:
-    """Return a copy of ``tree`` with JSON-in-string and base64 leaves replaced by Embedded.
+    """Return a copy of ``tree`` with encoded string leaves replaced by Embedded.
 
     A string is expanded when it starts with ``{``/``[`` and parses as a JSON object or
-    array, or when it is base64 (standard or urlsafe, padded or not, at least 16
-    characters, not just hex digits and dashes) whose bytes are JSON or readable UTF-8
-    text. Decoded content is expanded again, up to ``depth_limit`` layers; strings
-    longer than ``size_limit`` are left alone. The input is not modified.
+    array; when it is a JSON Web Token (``jwt.jwt_claims``: its claims); when it is hex
+    (at least 16 hex digits, even length) whose bytes are JSON or readable UTF-8 text
+    (90% printable, letters, mostly words: hashes, nonces and UUIDs never are); or when
+    it is base64 (standard or urlsafe, padded or not, at least 16 characters, not just
+    hex digits and dashes) whose bytes are JSON or readable UTF-8 text. Decoded content
+    is expanded again, up to ``depth_limit`` layers; strings longer than ``size_limit``
+    are left alone. The input is not modified.
 
     Raises DecodeError if the tree (with expansions) has more than ``max_values``
     values (leaves and containers) or nests deeper than ``max_nesting`` containers:
@@ -185,10 +196,22 @@ class _Expander:
             # The decoded tree's values replace this string.
             self.values -= 1
             return Embedded("json", self.walk(parsed, nesting + 1, depth + 1))
+        claims = jwt_claims(text)
+        if claims is not None:
+            self.values -= 1
+            return Embedded("jwt", self.walk(claims, nesting + 1, depth + 1))
+        decoded = _hex_text(text)
+        if decoded is not None:
+            inner: Any = decoded
+            if depth + 1 < self.depth_limit:
+                inner = self._string(decoded, nesting, depth + 1)
+            if isinstance(inner, Embedded):
+                return Embedded("hex", inner)
+            return Embedded("hex", decoded) if _hex_readable(decoded) else text
         decoded = _base64_text(text)
         if decoded is None:
             return text
-        inner: Any = decoded
+        inner = decoded
         if depth + 1 < self.depth_limit:
             inner = self._string(decoded, nesting, depth + 1)
         if isinstance(inner, Embedded):
@@ -234,6 +257,36 @@ def _base64_text(text: str) -> str | None:
         return raw.decode("utf-8")
     except (binascii.Error, ValueError):
         return None
+
+
+def _hex_text(text: str) -> str | None:
+    """Decode ``text`` as hex to UTF-8 text, or None (length and alphabet tested first)."""
+    if len(text) < _HEX_MIN or len(text) % 2 or not text.isascii():
+        return None
+    if text.strip(string.hexdigits):
+        return None
+    try:
+        return bytes.fromhex(text).decode("utf-8")
+    except ValueError:
+        return None
+
+
+def _hex_readable(text: str) -> bool:
+    """Whether hex-decoded bytes are text: 90% printable, with letters, mostly words.
+
+    Random bytes (a hash, a nonce) are rarely UTF-8; short ones that are must also be
+    ASCII and nearly all letters and digits, which keeps 8-byte nonces out (about 1 in
+    15,000 random ones passes; none in 100,000 from 16 bytes on).
+    """
+    n = len(text)
+    short = len(text.encode("utf-8")) < _HEX_SHORT
+    if short and not text.isascii():
+        return False
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\t\r\n")
+    if printable < _HEX_MIN_PRINTABLE * n or not any(ch.isalpha() for ch in text):
+        return False
+    wordy = sum(1 for ch in text if ch.isalnum() or ch == " ")
+    return wordy >= (_HEX_SHORT_WORDY if short else _TEXT_MIN_WORDY) * n
 
 
 def _readable(text: str) -> bool:

@@ -37,8 +37,27 @@ NOT_PERSONAL = 1 << 20  # ids, counters, timestamps: a 12-digit string there is 
 SCALE_E6 = 1 << 21  # latE6: integer micro-degrees
 SCALE_E7 = 1 << 22  # latitudeE7: integer 1e-7 degrees
 
+ACCOUNT = 1 << 23  # user_id, accountId, uid, openid ...: a service account's identifier
+SECRET = 1 << 24  # password, api_key, access_token ...: a credential in the value itself
+AUTH_HEADER = 1 << 25  # authorization: "Bearer …" / "Basic …"
+MCC = 1 << 26  # the four parts of a serving cell: MCC, MNC, LAC/TAC, cell id
+MNC = 1 << 27
+LAC = 1 << 28
+CELL_ID = 1 << 29
+CELL_PARENT = 1 << 30  # cells, towers, lbs: a list or dict of cells
+CONTACT_LIST = 1 << 31  # contacts, phonebook, call_log, sms: a list of people and numbers
+MEDIA = 1 << 32  # image, photo, snapshot, audio, video: a value that may hold media bytes
+BIOMETRIC = 1 << 33  # face, selfie, voiceprint, driver monitoring: media of a person's body
+MEDIA_PART = 1 << 34  # "media": the kind of a decoded binary part (multipart decoder)
+MARKER = 1 << 35  # password_present, credentials: a decoder's note that a secret was sent
+
 #: hints that name a digit-only identifier; when any is present the key decides the category.
 DIGIT_IDS = IMEI | IMSI | ICCID | SIM | PHONE | IIN
+#: keys whose integer values are worth a detector call at all.
+INT_KEYS = DIGIT_IDS | ACCOUNT | SECRET
+#: hints that make the scanner look at the enclosing dict as a whole (after its keys).
+CELL_PARTS = MCC | MNC | LAC | CELL_ID
+STRUCTURAL = LAT | LON | CELL_PARTS | MEDIA_PART | MARKER
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,6 +579,173 @@ _RULES: tuple[_Rule, ...] = (
         ),
         exact=_fs("id", "ts", "seq", "cnt"),
     ),
+    # Not "id" and not "user": only keys that name the identifier of an account.
+    _Rule(
+        ACCOUNT,
+        exact=_fs(
+            "uid",
+            "userid",
+            "accountid",
+            "customerid",
+            "memberid",
+            "ownerid",
+            "openid",
+            "unionid",
+            "useruid",
+            "accountuid",
+        ),
+        suffixes=(
+            "userid",
+            "userids",
+            "accountid",
+            "accountids",
+            "customerid",
+            "memberid",
+            "ownerid",
+            "openid",
+        ),
+    ),
+    # "token" alone, and tokens that sign in; not push/FCM/CSRF/page tokens, which are
+    # device registrations or one-request nonces rather than credentials.
+    _Rule(
+        SECRET,
+        exact=_fs(
+            "password",
+            "passwd",
+            "pwd",
+            "pass",
+            "passwort",
+            "пароль",
+            "secret",
+            "clientsecret",
+            "appsecret",
+            "secretkey",
+            "apikey",
+            "accesstoken",
+            "refreshtoken",
+            "authtoken",
+            "token",
+            "sessiontoken",
+            "idtoken",
+            "bearertoken",
+            "privatekey",
+            "accesskey",
+            "secretaccesskey",
+        ),
+        suffixes=(
+            "password",
+            "passwd",
+            "secret",
+            "apikey",
+            "accesstoken",
+            "refreshtoken",
+            "authtoken",
+            "sessiontoken",
+            "privatekey",
+            "secretkey",
+        ),
+    ),
+    _Rule(AUTH_HEADER, exact=_fs("authorization", "proxyauthorization")),
+    _Rule(MCC, exact=_fs("mcc", "mobilecountrycode")),
+    _Rule(MNC, exact=_fs("mnc", "mobilenetworkcode")),
+    _Rule(LAC, exact=_fs("lac", "tac", "locationareacode", "trackingareacode")),
+    _Rule(
+        CELL_ID,
+        exact=_fs("cellid", "cid", "ci", "eci", "ecid", "nci", "cellidentity", "ecellid"),
+    ),
+    _Rule(
+        CELL_PARENT,
+        exact=_fs(
+            "cell",
+            "cells",
+            "lbs",
+            "tower",
+            "towers",
+            "celltower",
+            "celltowers",
+            "cellinfo",
+            "cellinfos",
+            "servingcell",
+            "neighborcells",
+            "neighbourcells",
+        ),
+    ),
+    _Rule(
+        CONTACT_LIST,
+        exact=_fs(
+            "contacts",
+            "contactlist",
+            "phonebook",
+            "addressbook",
+            "calllog",
+            "calllogs",
+            "callhistory",
+            "calls",
+            "sms",
+            "smslist",
+            "messages",
+            "sosnumbers",
+            "emergencycontacts",
+        ),
+        tokens=_fs("contacts", "phonebook", "addressbook", "calllog", "sms"),
+        pairs=frozenset(
+            {
+                ("call", "log"),
+                ("call", "logs"),
+                ("call", "history"),
+                ("address", "book"),
+                ("phone", "book"),
+                ("sos", "numbers"),
+            }
+        ),
+    ),
+    _Rule(
+        MEDIA,
+        tokens=_fs(
+            "image",
+            "images",
+            "img",
+            "photo",
+            "photos",
+            "picture",
+            "pic",
+            "snapshot",
+            "frame",
+            "jpeg",
+            "jpg",
+            "audio",
+            "voice",
+            "recording",
+            "video",
+            "clip",
+            "camera",
+            "cam",
+        ),
+    ),
+    # "face" only as a word: as a substring it hides in "interface", "surface".
+    _Rule(
+        BIOMETRIC,
+        tokens=_fs(
+            "face",
+            "faces",
+            "facial",
+            "faceid",
+            "selfie",
+            "voiceprint",
+            "biometric",
+            "biometrics",
+            "iris",
+            "fingerprint",
+            "dms",
+            "fatigue",
+            "drowsiness",
+            "drowsy",
+        ),
+        contains=("voiceprint", "drivermonitor", "biometric", "fingerprint", "faceid"),
+        pairs=frozenset({("voice", "print"), ("driver", "monitor"), ("driver", "monitoring")}),
+    ),
+    _Rule(MEDIA_PART, exact=_fs("media")),
+    _Rule(MARKER, exact=_fs("passwordpresent", "credentials")),
     _Rule(SCALE_E6, suffixes=("e6",)),
     _Rule(SCALE_E7, suffixes=("e7",)),
 )
@@ -593,6 +779,17 @@ def key_tokens(key: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
+def biometric_hint(text: str) -> bool:
+    """Whether a name (a part's field name, a file name, a URL path) says face or voice data.
+
+    For callers that have evidence outside the Document, such as the request path
+    ``/api/dms/upload`` of a multipart body.
+    """
+    if len(text) > 1024:
+        return False
+    return bool(hints_for(text) & BIOMETRIC)
+
+
 def key_segment(key: str) -> str:
     """The locator path step for a dict key: ``.key``, or ``['key']`` when it needs quoting."""
     if _PLAIN_KEY.fullmatch(key):
@@ -621,6 +818,8 @@ class KeyInfo:
     segment: str
     #: bits & (LAT | LON): tested for every key of every dict, so kept precomputed
     latlon: int = 0
+    #: bits & STRUCTURAL: a key that makes its dict worth a second look (one test per key)
+    struct: int = 0
 
 
 #: The info used for values that have no key (the root, or a list at the root).
@@ -644,6 +843,7 @@ def key_info(key: str) -> KeyInfo:
             bits=bits,
             segment=key_segment(key),
             latlon=bits & (LAT | LON),
+            struct=bits & STRUCTURAL,
         )
         if len(CACHE) >= _CACHE_MAX:
             CACHE.clear()

@@ -18,6 +18,9 @@ _SEPARATORS = re.compile(r"[ ()./-]")
 # Epoch milliseconds from 2001 to 2049 are 13 digits starting 1 or 2; under a
 # "phone" key they are still a timestamp (e.g. "phone_seen_at" abbreviated).
 _EPOCH_MS = (10**12, 25 * 10**11)
+# Chinese mobile numbers (11 digits, 1[3-9]…) are what JT/T 808 terminals and
+# Chinese apps send without a country code; Kazakh numbers never take this form.
+_CN_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 
 def e164(text: str, region: str | None) -> str | None:
@@ -47,6 +50,10 @@ class PhoneDetector(Detector):
             return None
         if len(digits) == 13 and _EPOCH_MS[0] <= int(digits) < _EPOCH_MS[1]:
             return None
+        if _CN_MOBILE.fullmatch(digits):
+            canonical = e164(digits, "CN")
+            if canonical:
+                return Match(canonical, "valid Chinese mobile number under a phone key")
         canonical = e164(digits, DEFAULT_REGION)
         if canonical:
             return Match(canonical, f"valid phone number under a phone key ({DEFAULT_REGION})")

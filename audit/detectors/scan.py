@@ -11,6 +11,12 @@ from typing import Any
 
 from shekara.audit.decoders.tree import FLAT_SOURCES, KeyValues
 from shekara.audit.detectors import (
+    account_id,
+    biometric,
+    cabin_media,
+    cell_location,
+    contacts,
+    credentials,
     email,
     iccid,
     iin,
@@ -22,6 +28,7 @@ from shekara.audit.detectors import (
     mac_address,
     person_name,
     phone,
+    remote_control,
     text,
     vin,
 )
@@ -53,9 +60,15 @@ _ORDER: tuple[Detector, ...] = (
     license_plate.DETECTOR,
     mac_address.DETECTOR,
     location.DETECTOR,
+    account_id.DETECTOR,
+    credentials.DETECTOR,
+    biometric.DETECTOR,  # before cabin media: the two exclude each other by key evidence
+    cabin_media.DETECTOR,
 )
+#: Categories found in dicts and lists as a whole: the scanner calls their functions.
+_STRUCTURAL: tuple[Detector, ...] = (cell_location.DETECTOR, contacts.DETECTOR)
 #: The detector of each category, for callers that want to run one on its own.
-DETECTORS: dict[Category, Detector] = {d.category: d for d in _ORDER}
+DETECTORS: dict[Category, Detector] = {d.category: d for d in _ORDER + _STRUCTURAL}
 _BIT = {d.category: 1 << i for i, d in enumerate(_ORDER)}
 W_VIN = _BIT[Category.VIN]
 W_IMEI = _BIT[Category.IMEI]
@@ -68,6 +81,10 @@ W_NAME = _BIT[Category.PERSON_NAME]
 W_PLATE = _BIT[Category.LICENSE_PLATE]
 W_MAC = _BIT[Category.MAC_ADDRESS]
 W_LOCATION = _BIT[Category.LOCATION]
+W_ACCOUNT = _BIT[Category.ACCOUNT_ID]
+W_CREDENTIALS = _BIT[Category.CREDENTIALS]
+W_MEDIA = _BIT[Category.BIOMETRIC] | _BIT[Category.CABIN_MEDIA]
+_KEYED_ONLY = W_ACCOUNT | W_CREDENTIALS  # detectors that only a key can ask for
 _DIGIT_DETECTORS = W_IMEI | W_IMSI | W_ICCID | W_PHONE | W_IIN | W_MAC
 
 _HINT_WANTS = (
@@ -82,10 +99,18 @@ _HINT_WANTS = (
     (keys.PLATE, W_PLATE),
     (keys.MAC, W_MAC),
     (keys.POLYLINE | keys.LOCATION, W_LOCATION),
+    (keys.ACCOUNT, W_ACCOUNT),
+    (keys.SECRET | keys.AUTH_HEADER, W_CREDENTIALS),
+    (keys.MEDIA | keys.BIOMETRIC, W_MEDIA),
 )
 _WANTS_CACHE: dict[int, int] = {}
 _ICCID_MIN = 10**18  # 19 digits
 _FIFTEEN_DIGITS = 10**14
+# Flags of a walk below a list that was reported as a whole: its items are not reported again.
+_QUIET_LOCATION = 1
+_QUIET_CELL = 2
+#: Structural keys other than lat/lon: the dict is looked at as a whole after its keys.
+_WHOLE_DICT = keys.STRUCTURAL & ~(keys.LAT | keys.LON)
 
 
 def _keyed_wants(bits: int) -> int:
@@ -100,6 +125,11 @@ def _keyed_wants(bits: int) -> int:
             wants |= W_LOCATION  # "lat_lon": "43.2,76.9"
         _WANTS_CACHE[bits] = wants
     return wants
+
+
+def _child(path: str, key: KeyInfo) -> str:
+    """The path of a dict's key: bare at the root of a flat source, else ``path.key``."""
+    return path + key.segment if path else key.raw
 
 
 def root_path(source: str, tree: Any) -> str:
@@ -135,7 +165,7 @@ class _Scan:
     def visit(self, node: Any, path: str, key: KeyInfo, parent: KeyInfo, depth: int) -> None:
         kind = type(node)
         if kind is dict:
-            self.mapping(node, path, key, depth, in_track=False)
+            self.mapping(node, path, key, depth, quiet=0)
         elif kind is list or kind is tuple:
             self.sequence(node, path, key, parent, depth)
         elif kind is str:
@@ -146,7 +176,7 @@ class _Scan:
         elif kind is float or kind is bool or node is None:
             return
         elif isinstance(node, dict):  # KeyValues and other dict subclasses
-            self.mapping(node, path, key, depth, in_track=False)
+            self.mapping(node, path, key, depth, quiet=0)
         elif isinstance(node, list | tuple):
             self.sequence(node, path, key, parent, depth)
         else:
@@ -158,10 +188,15 @@ class _Scan:
         kind = getattr(node, "kind", None)
         tree = getattr(node, "tree", None)
         if isinstance(kind, str) and hasattr(node, "tree") and depth < MAX_DEPTH:
+            if key.bits & (keys.SECRET | keys.AUTH_HEADER):
+                # A token the decoders unwrapped (base64, a JWT) is still a credential sent.
+                found = credentials.encoded(kind, key.raw, tree)
+                if found:
+                    self.add(Category.CREDENTIALS, path, key, None, found)
             self.visit(tree, f"{path}<{kind}>", key, parent, depth + 1)
 
     def mapping(
-        self, node: dict[Any, Any], path: str, own: KeyInfo, depth: int, *, in_track: bool
+        self, node: dict[Any, Any], path: str, own: KeyInfo, depth: int, *, quiet: int
     ) -> None:
         if depth > MAX_DEPTH:
             return
@@ -177,10 +212,11 @@ class _Scan:
                 skip = "coordinates"  # its pairs are lon,lat: not to be read again as lat,lon
         lat: tuple[KeyInfo, Any] | None = None
         lon: tuple[KeyInfo, Any] | None = None
+        seen = 0  # structural hint bits of this dict's keys
         # Locals, not globals and attributes: this loop runs for every key of every dict.
         cache = keys.CACHE
         string = self.string
-        digit_ids = keys.DIGIT_IDS
+        int_keys = keys.INT_KEYS
         for raw, value in node.items():
             ki = cache.get(raw) or key_info(raw if type(raw) is str else str(raw))
             kind = type(value)
@@ -190,7 +226,7 @@ class _Scan:
                 if ki.bits or len(value) >= _UNKEYED_MIN:
                     string(value, path + ki.segment if path else ki.raw, ki, own)
             elif kind is int:
-                if ki.bits & digit_ids or value >= _FIFTEEN_DIGITS:
+                if ki.bits & int_keys or value >= _FIFTEEN_DIGITS:
                     self.integer(value, path + ki.segment if path else ki.raw, ki, own)
             elif raw == skip:
                 continue
@@ -202,19 +238,61 @@ class _Scan:
                 value = value[0] if value else None  # the first one pairs with a lat/lon
             else:
                 self.visit(value, ki.raw if flat else path + ki.segment, ki, own, depth + 1)
-            if ki.latlon:
+            if ki.struct:
+                seen |= ki.struct
                 if ki.latlon == keys.LAT:
                     if lat is None:
                         lat = (ki, value)
                 elif ki.latlon == keys.LON and lon is None:
                     lon = (ki, value)
-        if lat is not None and lon is not None and not in_track:
+        if seen & _WHOLE_DICT:
+            self.structure(node, path, own, seen, quiet)
+        if lat is not None and lon is not None and not quiet & _QUIET_LOCATION:
             found = location.coordinate_pair(lat[1], lon[1], lat[0].bits | lon[0].bits)
             if found:
                 ki = lat[0]
                 self.add(
                     Category.LOCATION, path + ki.segment if path else ki.raw, ki, lat[1], found
                 )
+
+    def structure(
+        self, node: dict[Any, Any], path: str, own: KeyInfo, seen: int, quiet: int
+    ) -> None:
+        """The categories a dict shows as a whole: a serving cell, a media part, a secret marker."""
+        at = path or "$"
+        if seen & keys.CELL_PARTS == keys.CELL_PARTS:
+            if not quiet & _QUIET_CELL:
+                found = cell_location.cell_dict(node)
+                if found:
+                    # A flat source has no path for itself: the MCC key stands for the cell.
+                    mcc = cell_location.mcc_key(node) if not path else None
+                    self.add(Category.CELL_LOCATION, mcc or at, own, None, found)
+        elif seen & keys.CELL_PARTS == keys.MCC | keys.MNC:
+            towers = cell_location.nested_towers(node)
+            if towers:
+                ki = key_info(towers[0])
+                self.add(Category.CELL_LOCATION, _child(path, ki), ki, None, towers[1])
+        if seen & keys.MEDIA_PART:
+            biometric = cabin_media.part_is_biometric(node, own.bits)
+            found = cabin_media.part_match(node, biometric)
+            if found:
+                category = Category.BIOMETRIC if biometric else Category.CABIN_MEDIA
+                self.add(category, at, own, None, found)
+        if seen & keys.MARKER:
+            self.markers(node, path)
+
+    def markers(self, node: dict[Any, Any], path: str) -> None:
+        # GB/T 32960 writes both ``password_present`` and ``credentials``: one secret, one hit,
+        # at the marker that names its kind.
+        login = node.get("username")
+        context = self.source + "\x00" + (login if type(login) is str else "")
+        for name in ("credentials", "password_present"):
+            if name in node:
+                found = credentials.marker(keys.normalise_key(name), node[name], context)
+                if found:
+                    ki = key_info(name)
+                    self.add(Category.CREDENTIALS, _child(path, ki), ki, None, found)
+                    return
 
     def sequence(
         self,
@@ -227,14 +305,16 @@ class _Scan:
         if depth > MAX_DEPTH or not node:
             return
         first = type(node[0])
-        in_track = False
+        quiet = 0
         if first is dict or first is list or first is tuple:
             found = location.track(node, key.bits)
             if found:
                 self.add(Category.LOCATION, path, key, None, found)
                 if first is not dict:
                     return  # a list of bare pairs has nothing else to find
-                in_track = True  # its points are not reported one by one
+                quiet = _QUIET_LOCATION  # its points are not reported one by one
+            if first is dict:
+                quiet |= self.records(node, path, key)
         elif first is float and key.bits & keys.LOCATION:
             found = location.single_pair(
                 node,
@@ -252,12 +332,33 @@ class _Scan:
                 if key.bits or len(item) >= _UNKEYED_MIN:
                     self.string(item, f"{path}[{index}]", key, parent)
             elif kind is int:
-                if key.bits & keys.DIGIT_IDS or item >= _FIFTEEN_DIGITS:
+                if key.bits & keys.INT_KEYS or item >= _FIFTEEN_DIGITS:
                     self.integer(item, f"{path}[{index}]", key, parent)
             elif kind is dict:
-                self.mapping(item, f"{path}[{index}]", key, depth + 1, in_track=in_track)
+                self.mapping(item, f"{path}[{index}]", key, depth + 1, quiet=quiet)
             else:
                 self.visit(item, f"{path}[{index}]", key, parent, depth + 1)
+
+    def records(self, node: list[Any] | tuple[Any, ...], path: str, key: KeyInfo) -> int:
+        """Lists reported as a whole (a phone book, a list of cells); the quiet flags for items."""
+        at = path or "$"
+        if key.bits & keys.CONTACT_LIST:
+            found = contacts.contact_list(node)
+            if found:
+                self.add(Category.CONTACTS, at, key, None, found)
+        first = node[0]
+        # Towers under any key are recognised by their MCC key: three lookups, no loop.
+        if (
+            key.bits & keys.CELL_PARENT
+            or "mcc" in first
+            or "MCC" in first
+            or "mobileCountryCode" in first
+        ):
+            found = cell_location.tower_list(node)
+            if found:
+                self.add(Category.CELL_LOCATION, at, key, None, found)
+                return _QUIET_CELL
+        return 0
 
     # --- leaves -----------------------------------------------------------
     def run(self, wants: int, value: str | int, path: str, key: KeyInfo, parent: KeyInfo) -> None:
@@ -300,6 +401,8 @@ class _Scan:
                 wants |= W_PLATE
             if "$" in value or (n <= 64 and ("," in value or ";" in value)):
                 wants |= W_LOCATION
+            if first == "d" and n > cabin_media.MIN_INLINE_BYTES and value.startswith("data:"):
+                wants |= W_MEDIA
         if wants:
             self.run(wants, value, path, key, parent)
         if n > FREE_TEXT_MIN or (n >= _SENTENCE_MIN and _COMPOUND_SEPARATORS & set(value)):
@@ -315,7 +418,9 @@ class _Scan:
             # self-checking forms (IMEI and ICCID Luhn) are tried.
             wants = W_IMEI if value < 10**15 else W_ICCID if value >= _ICCID_MIN else 0
         else:
-            return
+            wants = 0
+        if bits & (keys.ACCOUNT | keys.SECRET):
+            wants |= _keyed_wants(bits) & _KEYED_ONLY  # "user_id": 81234567, "pin"-like ints
         if wants:
             self.run(wants, value, path, key, parent)
 
@@ -325,4 +430,8 @@ def detect(doc: Document) -> list[Hit]:
     scan = _Scan(doc.source)
     root = root_path(doc.source, doc.tree)
     scan.visit(doc.tree, root, NO_KEY, NO_KEY, 0)
-    return list(scan.hits.values())
+    hits = list(scan.hits.values())
+    command = remote_control.detect_command(doc, root)
+    if command is not None:
+        hits.append(command)
+    return hits

@@ -8,6 +8,7 @@ are built here: nothing is ever sent.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from mitmproxy.http import Headers, HTTPFlow, Request, Response
 from wsproto.frame_protocol import Opcode
 
 from . import mqtt
-from .plant import Plant, Planted, materialise, materialise_pairs
+from .plant import CREDENTIALS, Plant, Planted, key_step, materialise, materialise_pairs
 
 NAMESPACE = uuid.UUID("5b6e0c1e-6b1f-4c55-9a4e-73686b617261")  # fixed: ids must not change
 
@@ -41,6 +42,24 @@ class Endpoint:
     def violation(self) -> bool:
         # Default ruleset: every country but KZ is foreign; an unlocated server is not judged.
         return self.country is not None and self.country != "KZ"
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """A file in a multipart/form-data body (a camera frame, a recording, a log)."""
+
+    content: bytes
+    filename: str
+    content_type: str
+
+    def summary(self) -> dict[str, Any]:
+        """What a planted file is recorded as: its bytes are binary, so name, type, size, hash."""
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": len(self.content),
+            "sha256": hashlib.sha256(self.content).hexdigest(),
+        }
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,7 @@ class Capture:
         form: Sequence[tuple[str, Any]] | None = None,
         text: Any = None,
         raw: bytes | None = None,
+        multipart: Sequence[tuple[str, Any]] | None = None,
         content_type: str | None = None,
         gzip_body: bool = False,
         compact: bool = True,
@@ -210,6 +230,11 @@ class Capture:
                 text = text.value
             body = str(text).encode()
             ctype = ctype or "text/plain; charset=utf-8"
+        elif multipart is not None:
+            boundary = "----shekara" + self._uuid(label, "boundary").replace("-", "")[:20]
+            body, m_planted = _multipart(multipart, boundary)
+            planted += [("request.body", p) for p in m_planted]
+            ctype = ctype or f"multipart/form-data; boundary={boundary}"
         elif raw is not None:
             body = raw
 
@@ -346,8 +371,15 @@ class Capture:
         password: str | None = None,
         coalesce_connect: bool = False,
     ) -> tcp.TCPFlow:
+        """An MQTT session; a ``password`` is always a credential.
+
+        The decoder keeps no secret, only ``password_present``: that marker is the
+        locator, the password sent is the planted value.
+        """
         flow_id, t, n = self._start(label)
         planted: list[tuple[str, Planted]] = []
+        if password is not None:
+            planted.append(("mqtt.connect", Planted(CREDENTIALS, "password_present", password)))
 
         def unplant(value: Any, path: str) -> Any:
             if isinstance(value, Plant):
@@ -402,6 +434,26 @@ class Capture:
         self._record(flow_id, label, "tcp", ep, planted, ())
         return flow
 
+    def raw_tcp(
+        self,
+        label: str,
+        ep: Endpoint,
+        chunks: Sequence[tuple[bool, bytes]],
+        planted: Sequence[tuple[str, Planted]],
+    ) -> tcp.TCPFlow:
+        """A raw TCP connection (telematics protocols); ``planted`` says what it carries."""
+        flow_id, t, n = self._start(label)
+        flow = tcp.TCPFlow(*self._conns(label, ep, t, n))
+        flow.id = flow_id
+        flow.timestamp_created = t
+        flow.messages = [
+            tcp.TCPMessage(from_client, data, t + 0.2 + i * 0.05)
+            for i, (from_client, data) in enumerate(chunks)
+        ]
+        self.flows.append(flow)
+        self._record(flow_id, label, "tcp", ep, list(planted), ())
+        return flow
+
     # -- output ---------------------------------------------------------------------
 
     def manifest(self, description: str) -> dict[str, Any]:
@@ -413,3 +465,29 @@ class Capture:
             "violation_rule": "country not KZ and not null (no adequate countries)",
             "flows": self.entries,
         }
+
+
+def _multipart(parts: Sequence[tuple[str, Any]], boundary: str) -> tuple[bytes, list[Planted]]:
+    """A multipart/form-data body; each part is located as ``$.<field name>``.
+
+    A value is text or a FilePart, either optionally in a Plant; a planted file is
+    recorded by its summary (FilePart.summary), never by its bytes.
+    """
+    planted: list[Planted] = []
+    out = b""
+    for name, value in parts:
+        if isinstance(value, Plant):
+            inner = value.value
+            recorded = inner.summary() if isinstance(inner, FilePart) else str(inner)
+            planted.append(Planted(value.category, "$" + key_step(name), recorded))
+            value = inner
+        disposition = f'form-data; name="{name}"'
+        if isinstance(value, FilePart):
+            disposition += f'; filename="{value.filename}"'
+            head = f"Content-Disposition: {disposition}\r\nContent-Type: {value.content_type}"
+            data = value.content
+        else:
+            head = f"Content-Disposition: {disposition}"
+            data = str(value).encode()
+        out += f"--{boundary}\r\n{head}\r\n\r\n".encode() + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode(), planted

@@ -14,6 +14,7 @@ DE_MAPS = Endpoint("maps.example.de", "88.198.0.1", 443, "DE")
 RU_MQTT = Endpoint("mqtt.example-tracker.ru", "77.88.8.8", 1883, "RU", tls=False)
 RU_TRACK = Endpoint("track.example-tracker.ru", "77.88.8.8", 5055, "RU", tls=False)
 KZ_MQTT = Endpoint("mqtt.example.kz", "95.56.0.1", 8883, "KZ")
+CN_TRACKER = Endpoint("gps.example-tracker.cn", "114.114.114.114", 5023, "CN", tls=False)
 LAN_HEADUNIT = Endpoint("headunit.lan", "192.168.1.10", 8080, None, tls=False)
 
 ALL = (
@@ -27,5 +28,6 @@ ALL = (
     RU_MQTT,
     RU_TRACK,
     KZ_MQTT,
+    CN_TRACKER,
     LAN_HEADUNIT,
 )

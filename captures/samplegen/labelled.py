@@ -13,9 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import endpoints as ep
-from . import geoformats, ids
-from .build import Capture, Endpoint, Publish, WsMessage
+from . import geoformats, ids, media
+from .build import Capture, Endpoint, FilePart, Publish, WsMessage
 from .plant import (
+    ACCOUNT_ID,
+    BIOMETRIC,
+    CABIN_MEDIA,
+    CREDENTIALS,
     EMAIL,
     ICCID,
     IIN,
@@ -199,7 +203,7 @@ def t_profile(c: Ctx, label: str) -> None:
         who[c.key(PLATE_KEYS)] = Plant(LICENSE_PLATE, ids.make_plate(r, spaced=r.random() < 0.3))
     wrapper = r.choice(("owner", "driver", "user", "account", None))
     body: dict[str, Any] = {wrapper: who} if wrapper else dict(who)
-    body["userId"] = ids.make_uuid(r)
+    body["userId"] = Plant(ACCOUNT_ID, ids.make_uuid(r))
     c.cap.http(
         label, c.endpoint(), r.choice(("POST", "PUT")), "/api/v1/user/profile", json_body=body
     )
@@ -539,7 +543,8 @@ def b_heartbeat(c: Ctx, label: str) -> None:
     )
 
 
-def b_token(c: Ctx, label: str) -> None:
+def t_token(c: Ctx, label: str) -> None:
+    """A refresh token: a credential (it stands in for the account's password)."""
     r = c.rng
     c.cap.http(
         label,
@@ -548,7 +553,7 @@ def b_token(c: Ctx, label: str) -> None:
         "/oauth/refresh",
         form=[
             ("grant_type", "refresh_token"),
-            ("refresh_token", ids.make_hex(r, 24)),
+            ("refresh_token", Plant(CREDENTIALS, ids.make_hex(r, 24))),
             ("client_id", ids.make_uuid(r)),
         ],
     )
@@ -638,13 +643,98 @@ BENIGN: tuple[tuple[Template, int], ...] = (
     (b_config, 8),
     (b_tile, 5),
     (b_heartbeat, 8),
-    (b_token, 5),
+    # A credential since credentials became a category; it keeps its place here, since moving
+    # it would reshuffle every flow of the capture.
+    (t_token, 5),
     (b_weather, 4),
     (b_opaque_base64, 5),
     (b_push, 4),
     (b_text, 3),
     (b_websocket, 2),
     (b_mqtt, 2),
+)
+
+
+# -- uploads (multipart/form-data), scheduled after the rest ------------------------------
+
+FACE_FIELDS = ("dms_face", "faceImage", "driver_face", "fatigue_snapshot", "selfie")
+FACE_FILES = ("face.jpg", "dms_0001.jpg", "frame.jpg", "capture.jpg")
+
+
+def _jpeg(r: random.Random) -> bytes:
+    width, height = r.choice(((64, 48), (96, 64), (160, 120)))
+    return media.jpeg_gray(width, height, f"cam {r.randint(0, 3)}")
+
+
+def t_dms_face(c: Ctx, label: str) -> None:
+    r = c.rng
+    face = FilePart(_jpeg(r), r.choice(FACE_FILES), "image/jpeg")
+    parts: list[tuple[str, Any]] = [
+        ("event", r.choice(("fatigue", "distraction", "phone_use", "smoking"))),
+        ("ts", str(c.ms())),
+        (r.choice(FACE_FIELDS), Plant(BIOMETRIC, face)),
+    ]
+    if r.random() < 0.5:
+        parts.insert(0, ("vin", Plant(VIN, ids.make_vin(r))))
+    c.cap.http(label, c.endpoint(), "POST", "/api/v1/dms/event", multipart=parts)
+
+
+def t_cabin_media(c: Ctx, label: str) -> None:
+    r = c.rng
+    style = r.randrange(3)
+    if style == 0:
+        field, part = (
+            "cabin_clip",
+            FilePart(media.mp4_clip(r, r.randint(300, 900)), "clip.mp4", "video/mp4"),
+        )
+    elif style == 1:
+        wav = media.wav_tone(r.choice((220, 330, 440)), r.randint(40, 90))
+        field, part = (
+            r.choice(("voice", "audio", "recording")),
+            FilePart(wav, "query.wav", "audio/wav"),
+        )
+    else:
+        field, part = (
+            r.choice(("snapshot", "cabin_photo")),
+            FilePart(_jpeg(r), "cabin.jpg", "image/jpeg"),
+        )
+    parts: list[tuple[str, Any]] = [(field, Plant(CABIN_MEDIA, part)), ("ts", str(c.ms()))]
+    c.cap.http(label, c.endpoint(), "POST", "/api/v1/cabin/upload", multipart=parts)
+
+
+def b_upload(c: Ctx, label: str) -> None:
+    r = c.rng
+    parts: list[tuple[str, Any]] = [
+        ("ecu", r.choice(("TBOX", "BCM", "IVI"))),
+        (
+            "log",
+            FilePart(
+                f"I/tbox: network up rssi=-{r.randint(50, 110)}\n".encode(),
+                "tbox.log",
+                "text/plain",
+            ),
+        ),
+        (
+            "dump",
+            FilePart(
+                b"TBXD" + r.randbytes(r.randint(32, 160)), "core.bin", "application/octet-stream"
+            ),
+        ),
+    ]
+    if r.random() < 0.5:
+        parts.append(
+            (
+                "meta",
+                FilePart(b'{"fw":"2.14.3","reason":"watchdog"}', "meta.json", "application/json"),
+            )
+        )
+    c.cap.http(label, c.endpoint(), "POST", "/diag/upload", multipart=parts)
+
+
+LATER: tuple[tuple[Template, int], ...] = (
+    (t_dms_face, 4),
+    (t_cabin_media, 4),
+    (b_upload, 4),
 )
 
 
@@ -663,8 +753,18 @@ def build_labelled() -> Capture:
     cap = Capture("labelled", T0, step=0.75)
     ctx = Ctx(cap, rng)
     counters: dict[str, int] = {}
-    for template in _schedule(rng):
-        kind = template.__name__[2:]
-        counters[kind] = counters.get(kind, 0) + 1
-        template(ctx, f"{kind}-{counters[kind]:03d}")
+    jobs = _schedule(rng)
+    # Templates added later run after the others, so those keep their seeded values.
+    later = [template for template, count in LATER for _ in range(count)]
+    for template in jobs:
+        _run(ctx, counters, template)
+    rng.shuffle(later)
+    for template in later:
+        _run(ctx, counters, template)
     return cap
+
+
+def _run(ctx: Ctx, counters: dict[str, int], template: Template) -> None:
+    kind = template.__name__[2:]
+    counters[kind] = counters.get(kind, 0) + 1
+    template(ctx, f"{kind}-{counters[kind]:03d}")

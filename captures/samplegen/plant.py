@@ -80,7 +80,8 @@ def _embed(node: Embed, path: str, out: list[Planted]) -> str:
 
 
 def _scalar(value: Any) -> Any:
-    # Lists (tracks, coordinates) are recorded as-is; the manifest keeps them as JSON.
+    # Lists (tracks, coordinates, contact lists) are recorded as-is; the manifest keeps them
+    # as JSON.
     return value
 
 
@@ -118,3 +119,10 @@ IIN = "iin"
 PERSON_NAME = "person_name"
 LICENSE_PLATE = "license_plate"
 MAC_ADDRESS = "mac_address"
+ACCOUNT_ID = "account_id"
+CREDENTIALS = "credentials"
+CELL_LOCATION = "cell_location"
+CONTACTS = "contacts"
+BIOMETRIC = "biometric"
+CABIN_MEDIA = "cabin_media"
+REMOTE_CONTROL = "remote_control"

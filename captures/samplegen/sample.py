@@ -11,9 +11,15 @@ import json
 import random
 
 from . import endpoints as ep
-from . import geoformats, ids
-from .build import Capture, Publish, WsMessage
+from . import geoformats, gt06, ids, media
+from .build import Capture, FilePart, Publish, WsMessage
 from .plant import (
+    ACCOUNT_ID,
+    BIOMETRIC,
+    CABIN_MEDIA,
+    CELL_LOCATION,
+    CONTACTS,
+    CREDENTIALS,
     EMAIL,
     ICCID,
     IIN,
@@ -24,9 +30,11 @@ from .plant import (
     MAC_ADDRESS,
     PERSON_NAME,
     PHONE,
+    REMOTE_CONTROL,
     VIN,
     Embed,
     Plant,
+    Planted,
 )
 
 SEED = 20191224
@@ -85,14 +93,14 @@ def build_sample() -> Capture:
         },
         compact=False,
     )
-    # 3. Owner profile: direct identifiers.
+    # 3. Owner profile: direct identifiers, and the account id the service knows them by.
     cap.http(
         "cn-owner-profile",
         ep.CN_TSP,
         "POST",
         "/api/v1/user/profile",
         json_body={
-            "userId": ids.make_uuid(rng),
+            "userId": Plant(ACCOUNT_ID, ids.make_uuid(rng)),
             "owner": {
                 "name": Plant(PERSON_NAME, name),
                 "phone": Plant(PHONE, phone),
@@ -289,7 +297,8 @@ def build_sample() -> Capture:
         "GET",
         ["api", "v1", "vehicles", Plant(VIN, vin), "status"],
     )
-    # 17. WebSocket: text JSON and binary frames; only client messages are scanned.
+    # 17. WebSocket: text JSON and binary frames; only client messages are scanned. The auth
+    # token in the first message is a credential.
     cap.websocket(
         "cn-websocket-stream",
         ep.CN_PUSH,
@@ -297,7 +306,11 @@ def build_sample() -> Capture:
         [
             WsMessage(
                 True,
-                {"type": "auth", "token": ids.make_hex(rng, 24), "deviceId": ids.make_uuid(rng)},
+                {
+                    "type": "auth",
+                    "token": Plant(CREDENTIALS, ids.make_hex(rng, 24)),
+                    "deviceId": ids.make_uuid(rng),
+                },
             ),
             WsMessage(False, {"type": "auth_ok", "session": ids.make_hex(rng, 8)}),
             WsMessage(
@@ -316,7 +329,8 @@ def build_sample() -> Capture:
             WsMessage(False, {"type": "ack", "seq": 3}),
         ],
     )
-    # 18. MQTT 3.1.1 over plain TCP: IMEI client id, e-mail username, split PUBLISH.
+    # 18. MQTT 3.1.1 over plain TCP: IMEI client id, e-mail username, a password (credentials,
+    # at the decoder's password_present marker), split PUBLISH.
     topic = ("vehicle", Plant(VIN, vin), "telemetry")
     cap.mqtt(
         "ru-mqtt-telemetry",
@@ -381,7 +395,8 @@ def build_sample() -> Capture:
             "mobile": Plant(PHONE, ids.format_phone(phone, 2)),
         },
     )
-    # 21. Contacts in several phone formats.
+    # 21. Emergency contacts in several phone formats: the list is contacts, each entry also
+    # a name and a phone.
     second_phone = ids.make_phone(rng)
     cap.http(
         "cn-emergency-contacts",
@@ -389,16 +404,19 @@ def build_sample() -> Capture:
         "PUT",
         "/api/v1/user/contacts",
         json_body={
-            "contacts": [
-                {
-                    "name": Plant(PERSON_NAME, ids.make_name(rng)),
-                    "phone": Plant(PHONE, ids.format_phone(second_phone, 2)),
-                },
-                {
-                    "name": Plant(PERSON_NAME, ids.make_name(rng, cyrillic=True)),
-                    "phone": Plant(PHONE, ids.format_phone(ids.make_phone(rng), 3)),
-                },
-            ],
+            "contacts": Plant(
+                CONTACTS,
+                [
+                    {
+                        "name": Plant(PERSON_NAME, ids.make_name(rng)),
+                        "phone": Plant(PHONE, ids.format_phone(second_phone, 2)),
+                    },
+                    {
+                        "name": Plant(PERSON_NAME, ids.make_name(rng, cyrillic=True)),
+                        "phone": Plant(PHONE, ids.format_phone(ids.make_phone(rng), 3)),
+                    },
+                ],
+            ),
         },
     )
     # 22. Account login: e-mail as the username.
@@ -456,7 +474,7 @@ def build_sample() -> Capture:
         coalesce_connect=True,
     )
 
-    # Benign flows and decoys: none of these may give a finding.
+    # Benign flows and decoys: none of these may give a finding (but the token refresh).
     cap.http(
         "cn-battery-decoy",
         ep.CN_TSP,
@@ -536,6 +554,7 @@ def build_sample() -> Capture:
         "/v1/heartbeat",
         json_body={"status": "ok", "seq": 1042, "rssi": -67, "ts": ms(160)},
     )
+    # A refresh token is a credential: whoever holds it can act as the account.
     cap.http(
         "cn-token-refresh-form",
         ep.CN_TSP,
@@ -543,7 +562,7 @@ def build_sample() -> Capture:
         "/oauth/refresh",
         form=[
             ("grant_type", "refresh_token"),
-            ("refresh_token", ids.make_hex(rng, 24)),
+            ("refresh_token", Plant(CREDENTIALS, ids.make_hex(rng, 24))),
             ("client_id", ids.make_uuid(rng)),
         ],
     )
@@ -582,5 +601,88 @@ def build_sample() -> Capture:
         content_type="application/json",
         gzip_body=True,
         notes=["request.body"],
+    )
+    # A GT06 tracker reporting to China over raw TCP, with its serving cell; the server cuts
+    # fuel/power.
+    tracker_imei = ids.make_imei(rng)
+    cap.raw_tcp(
+        "cn-gt06-tracker-relay",
+        ep.CN_TRACKER,
+        [
+            (True, gt06.login(tracker_imei)),
+            (False, gt06.frame(0x01, b"", 1)),
+            (True, gt06.position(43.238949, 76.889709, (24, 11, 28, 9, 30, 0))),
+            (False, gt06.server_command("RELAY,1#")),
+        ],
+        [
+            ("gt06.login", Planted(IMEI, "$.imei", tracker_imei)),
+            ("gt06.location", Planted(LOCATION, "$.position.lat", 43.238949)),
+            ("gt06.location", Planted(CELL_LOCATION, "$.cell", gt06.cell_text())),
+            ("gt06.down.command", Planted(REMOTE_CONTROL, "$.command", "relay (cut fuel/power)")),
+        ],
+    )
+
+    # Uploads (multipart/form-data), added last so the flows above keep their bytes.
+    # A driver-monitoring camera frame named as a face: biometric.
+    cap.http(
+        "cn-dms-face-upload",
+        ep.CN_TSP,
+        "POST",
+        "/api/v1/dms/event",
+        multipart=[
+            ("vin", Plant(VIN, vin)),
+            ("event", "fatigue_alert"),
+            ("ts", str(ms(200))),
+            (
+                "dms_face",
+                Plant(
+                    BIOMETRIC,
+                    FilePart(media.jpeg_gray(64, 48, "dms cam 0"), "face.jpg", "image/jpeg"),
+                ),
+            ),
+        ],
+    )
+    # A cabin camera clip: cabin media (the camera's subject is not named).
+    cap.http(
+        "cn-cabin-camera-clip",
+        ep.CN_TSP,
+        "POST",
+        "/api/v1/cabin/upload",
+        multipart=[
+            (
+                "cabin_clip",
+                Plant(CABIN_MEDIA, FilePart(media.mp4_clip(rng, 600), "clip.mp4", "video/mp4")),
+            ),
+            ("duration_ms", "2000"),
+        ],
+    )
+    # A voice-assistant recording to a domestic server: cabin media, no violation.
+    cap.http(
+        "kz-voice-assistant-audio",
+        ep.KZ_TELEMATICS,
+        "POST",
+        "/v1/assistant/query",
+        multipart=[
+            ("lang", "ru"),
+            (
+                "voice",
+                Plant(CABIN_MEDIA, FilePart(media.wav_tone(440, 60), "query.wav", "audio/wav")),
+            ),
+        ],
+    )
+    # Decoy: a diagnostics upload (a text log and an opaque dump) holds no personal data.
+    cap.http(
+        "cn-diagnostics-upload-decoy",
+        ep.CN_LOG,
+        "POST",
+        "/diag/upload",
+        multipart=[
+            ("ecu", "TBOX"),
+            ("log", FilePart(b"I/tbox: network up rssi=-71 v=2.14.3\n", "tbox.log", "text/plain")),
+            (
+                "dump",
+                FilePart(b"TBXD" + rng.randbytes(96), "core.bin", "application/octet-stream"),
+            ),
+        ],
     )
     return cap

@@ -6,6 +6,7 @@ import gzip
 import json
 import zlib
 
+import pytest
 from mitmproxy import eventsequence, http, tcp, websocket
 from mitmproxy.test import taddons, tflow
 
@@ -203,6 +204,7 @@ def test_mqtt_over_raw_tcp(pipe: Pipeline) -> None:
     assert summary(pipe) == {
         ("email", "mqtt.connect:username", "CN", True),
         ("imei", "mqtt.connect:client_id", "CN", True),
+        ("credentials", "mqtt.connect:password_present", "CN", True),
         ("vin", f"{masked}:topic[1]", "CN", True),
         ("location", f"{masked}:$.gnss.lat", "CN", True),
     }
@@ -212,10 +214,12 @@ def test_mqtt_over_raw_tcp(pipe: Pipeline) -> None:
 def test_unrecognised_tcp_is_noted(pipe: Pipeline) -> None:
     f = tflow.ttcpflow()
     f.server_conn.peername = ("114.114.114.114", 9000)
-    f.messages = [tcp.TCPMessage(True, b"\x78\x78\x11\x01\x03\x51\x60\x80\x80\x77\x92\x88")]
+    noise = bytes((i * 151 + 7) % 256 for i in range(600))
+    f.messages = [tcp.TCPMessage(True, noise[:300]), tcp.TCPMessage(True, noise[300:])]
     run(pipe, f)
     [n] = pipe.notes()
-    assert "not decoded" in n.note.reason
+    assert "unrecognised protocol" in n.note.reason and "600 bytes" in n.note.reason
+    assert "likely encrypted or compressed" in n.note.reason
 
 
 def test_decoder_crash_fails_open_and_is_recorded(pipe: Pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -254,3 +258,63 @@ def test_analysed_flows_stay_serialisable(pipe: Pipeline, tmp_path) -> None:  # 
     assert back and all(VIN not in json.dumps(b.metadata) for b in back)
     saved = [b for b in back if b.id == f.id][-1]
     assert saved.metadata["shekara.destination"]["country"] == "CN"
+
+
+def test_gt06_tracker_and_a_command_from_abroad(pipe: Pipeline) -> None:
+    """Raw TCP telematics: identified by its bytes, both directions decoded."""
+    from tests.audit.decoders.test_gt06 import command
+
+    login = bytes.fromhex("78780D01086471700328358100093F040D0A")  # traccar's real frame
+    position = bytes.fromhex(
+        "78781f120f0a140e150bc505e51e780293a9e800540000f601006e0055da00035f240d0a"
+    )
+    f = tflow.ttcpflow()
+    f.server_conn.peername = ("114.114.114.114", 5023)
+    f.server_conn.address = ("gps.example-tracker.cn", 5023)
+    f.server_conn.sni = None
+    f.messages = [
+        tcp.TCPMessage(True, login[:5]),  # a first segment too short to recognise
+        tcp.TCPMessage(True, login[5:] + position),
+        tcp.TCPMessage(False, command("RELAY,1#")),
+    ]
+    run(pipe, f)
+    got = {(s.finding.category.value, s.finding.field, s.finding.rule_id) for s in pipe.findings()}
+    assert got == {
+        ("imei", "gt06.login:$.imei", "KZ-XB-001"),
+        ("location", "gt06.location:$.position.lat", "KZ-XB-LOC"),
+        ("cell_location", "gt06.location:$.cell", "KZ-XB-COMMS"),
+        ("remote_control", "gt06.down.command:$.command", "KZ-RC-001"),
+    }
+    rc = next(s.finding for s in pipe.findings() if s.finding.rule_id == "KZ-RC-001")
+    assert rc.preview == "relay (cut fuel/power)" and rc.destination.country == "CN"
+    assert rc.violation and rc.severity == "high"
+
+
+def test_protobuf_with_an_operator_schema(pipe: Pipeline, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """shekara_proto: field names from the operator's .proto reach the locators."""
+    from tests.audit.decoders.pbwire import f64, ld
+
+    proto = tmp_path / "tsp.proto"
+    proto.write_text(
+        'syntax = "proto3"; package tsp;\n'
+        "message Gnss { double latitude = 1; double longitude = 2; }\n"
+        "message Report { string vin = 1; Gnss gnss = 2; }\n"
+    )
+    body = ld(1, VIN) + ld(2, f64(1, 43.238949) + f64(2, 76.889709))
+    f = http_flow(
+        "223.5.5.5", "tsp.example-oem.cn", body, {"content-type": "application/x-protobuf"}
+    )
+    run(pipe, f, shekara_proto=[str(proto)])
+    assert summary(pipe) == {
+        ("vin", "request.body:$.vin", "CN", True),
+        ("location", "request.body:$.gnss.latitude", "CN", True),
+    }
+
+
+def test_bad_proto_file_is_an_option_error(pipe: Pipeline, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mitmproxy.exceptions import OptionsError
+
+    bad = tmp_path / "bad.proto"
+    bad.write_text("message {")
+    with taddons.context(*pipe.addons) as tctx, pytest.raises(OptionsError, match=r"bad\.proto"):
+        tctx.configure(pipe.addons[1], shekara_proto=[str(bad)])

@@ -1,10 +1,9 @@
-"""Fixtures for the API tests: a real SQLite store filled through FindingStore, and a client."""
+"""Fixtures for the API tests: a real store on each back end filled through FindingStore."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,8 +57,9 @@ def build_finding(**overrides: Any) -> Finding:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[FindingStore]:
-    s = FindingStore(f"sqlite:///{tmp_path / 'api.db'}")
+def store(db_url: str) -> Iterator[FindingStore]:
+    """A migrated store on each back end (tests/conftest.py ``db_url``)."""
+    s = FindingStore(db_url)
     s.create_schema()
     yield s
     s.dispose()

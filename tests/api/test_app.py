@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
@@ -14,8 +12,8 @@ from shekara.evidence.store import FindingStore
 from .conftest import build_finding
 
 
-def test_store_is_opened_from_settings(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'from-settings.db'}"
+def test_store_is_opened_from_settings(db_url: str) -> None:
+    url = db_url
     writer_side = FindingStore(url)
     writer_side.create_schema()
     writer_side.add(writer_side.start_run("replay"), [build_finding()], [])
@@ -24,10 +22,11 @@ def test_store_is_opened_from_settings(tmp_path: Path) -> None:
         assert c.get("/violations").json()["count"] == 1
     assert isinstance(app.state.store, FindingStore)
     assert app.state.settings.db_url == url
+    writer_side.dispose()
 
 
-def test_api_does_not_create_tables(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'blank.db'}"
+def test_api_does_not_create_tables(db_url: str) -> None:
+    url = db_url
     with TestClient(create_app(Settings(db_url=url))) as c:
         c.get("/health")
         c.get("/violations")

@@ -1,4 +1,4 @@
-"""GET /violations over a real SQLite store: filters, cursor paging, validation, failures."""
+"""GET /violations over a real store on each back end: filters, paging, validation, failures."""
 
 from __future__ import annotations
 

@@ -21,10 +21,36 @@ from shekara.audit.redact import Redactor, preview
         (Category.IIN, "900101300123", "900*******23"),
         (Category.LICENSE_PLATE, "123ABC02", "123***02"),
         (Category.IMSI, "ab", "**"),
+        (Category.CREDENTIALS, "password|" + "9f" * 32, "*** (password)"),
+        (Category.CREDENTIALS, "bearer token|" + "0a" * 32, "*** (bearer token)"),
+        (Category.CREDENTIALS, "hunter22", "***"),  # not in "kind|hash" form: nothing shown
+        (Category.CONTACTS, "12|" + "ab" * 32, "12 contacts"),
+        (Category.CONTACTS, "garbage", "contacts"),
+        (Category.CELL_LOCATION, "401-01-1234-56789", "401-01-*-*"),
+        (Category.CELL_LOCATION, "460-00-1A2B-5F3C", "460-00-*-*"),
+        (Category.CELL_LOCATION, "garbage", "*"),
+        (Category.BIOMETRIC, "image|48213|" + "ab" * 32, "image 48213 bytes"),
+        (Category.CABIN_MEDIA, "audio|9000|" + "cd" * 32, "audio 9000 bytes"),
+        (Category.CABIN_MEDIA, "garbage", "media"),
+        (Category.ACCOUNT_ID, "3f2b8c1e-9a7d-4e21", "3f**************21"),
+        (Category.ACCOUNT_ID, "u_8f3a9", "u******"),
     ],
 )
 def test_preview(category: Category, canonical: str, expected: str) -> None:
     assert preview(category, canonical) == expected
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["hunter22", "Qwerty12", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "k_live_12345678", "tbox:s3cret"],
+)
+def test_credential_preview_shows_no_character_of_the_secret(secret: str) -> None:
+    from shekara.audit.detectors.credentials import canonical
+
+    for kind in ("password", "access token", "API key", "basic credentials"):
+        shown = preview(Category.CREDENTIALS, canonical(kind, secret))
+        assert shown == f"*** ({kind})"
+        assert str(len(secret)) not in shown
 
 
 def _hit(category: Category, value: str) -> Hit:

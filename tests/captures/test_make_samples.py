@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
+import hashlib
+import io as std_io
 import json
 import random
 import re
 import struct
 import sys
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +185,83 @@ def test_planted_phones_emails_plates_are_valid(generated: Path) -> None:
             assert re.fullmatch(r"\d{3} ?[A-Z]{3} ?\d{2}", value), value
 
 
+def test_planted_account_cell_contact_credential_values_are_plausible(generated: Path) -> None:
+    seen: set[str] = set()
+    for _, f in all_findings(generated):
+        value, category = f["value"], f["category"]
+        if category == "account_id":
+            assert re.fullmatch(
+                r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", value
+            )
+        elif category == "credentials":
+            assert re.fullmatch(r"[0-9a-f]{12,}", value), value  # hex secrets, not placeholders
+        elif category == "cell_location":
+            mcc, mnc, lac, ci = value.split("-")
+            assert std_imsi.info(mcc + mnc + "0" * 10)["mcc"] == "401" == mcc, value
+            assert 0 < int(lac) < 0xFFFE and 0 < int(ci) < 1 << 28
+        elif category == "contacts":
+            assert len(value) >= 2
+            for entry in value:
+                assert phonenumbers.is_valid_number(phonenumbers.parse(entry["phone"], "KZ"))
+        else:
+            continue
+        seen.add(category)
+    assert seen == {"account_id", "credentials", "cell_location", "contacts"}
+
+
+def jpeg_segments(data: bytes) -> list[int]:
+    """The marker of every segment from SOI to EOI; fails unless the lengths chain exactly."""
+    assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9"
+    markers, pos = [], 2
+    while data[pos] == 0xFF and data[pos + 1] != 0xDA:
+        markers.append(data[pos + 1])
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4])
+    assert data[pos + 1] == 0xDA, "no start of scan"
+    scan = data[pos + 4 + int.from_bytes(data[pos + 2 : pos + 4]) - 2 : -2]
+    assert b"\xff" not in scan.replace(b"\xff\x00", b"")  # no marker inside the scan
+    return [*markers, 0xDA]
+
+
+def mp4_boxes(data: bytes) -> list[bytes]:
+    boxes, pos = [], 0
+    while pos < len(data):
+        size = int.from_bytes(data[pos : pos + 4])
+        assert size >= 8
+        boxes.append(data[pos + 4 : pos + 8])
+        pos += size
+    assert pos == len(data)
+    return boxes
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_planted_media_files_are_well_formed(generated: Path, name: str) -> None:
+    flows = {f.id: f for f in read_flows(generated / f"{name}.mitm")}
+    kinds: set[str] = set()
+    for fid, entry in load_manifest(generated, name)["flows"].items():
+        for f in entry["findings"]:
+            if f["category"] not in ("biometric", "cabin_media"):
+                continue
+            field = f["field"].removeprefix("request.body:$.")
+            filename, ctype, data = multipart_parts(flows[fid])[field]
+            assert (filename, ctype) == (f["value"]["filename"], f["value"]["content_type"])
+            if ctype == "image/jpeg":
+                markers = jpeg_segments(data)
+                assert {0xE0, 0xDB, 0xC0, 0xC4} <= set(markers), markers
+                height, width = struct.unpack_from(">HH", data, data.index(b"\xff\xc0") + 5)
+                assert width >= 8 and height >= 8
+            elif ctype == "audio/wav":
+                with wave.open(std_io.BytesIO(data)) as w:
+                    assert w.getnframes() > 0 and w.getframerate() > 0
+            elif ctype == "video/mp4":
+                assert mp4_boxes(data)[0] == b"ftyp" and b"mdat" in mp4_boxes(data)
+            else:
+                raise AssertionError(f"unexpected media type {ctype}")
+            kinds.add(ctype)
+            if f["category"] == "biometric":
+                assert re.search(r"face|dms|fatigue|selfie", field + filename)
+    assert {"image/jpeg", "audio/wav", "video/mp4"} <= kinds
+
+
 def test_sample_covers_every_category_and_both_verdicts(generated: Path) -> None:
     flows = load_manifest(generated, "sample")["flows"]
     cats = {f["category"] for e in flows.values() for f in e["findings"]}
@@ -249,8 +331,13 @@ def mqtt_connect(flow: tcp.TCPFlow) -> dict[str, str]:
     flags = body[pos + 1]
     out: dict[str, str] = {}
     out["client_id"], pos = _utf8(body, pos + 4)
+    assert not flags & 0x04, "no will message in the sample captures"
     if flags & 0x80:
         out["username"], pos = _utf8(body, pos)
+    if flags & 0x40:
+        # The decoder keeps only a marker for it; the marker stands for this password.
+        out["password_present"], pos = _utf8(body, pos)
+    assert pos == len(body)
     return out
 
 
@@ -265,10 +352,45 @@ def mqtt_publishes(flow: tcp.TCPFlow) -> list[tuple[str, bytes]]:
     return out
 
 
+def multipart_parts(flow: Any) -> dict[str, tuple[str | None, str | None, bytes]]:
+    """Field name -> (file name, content type, bytes), read with the stdlib e-mail parser."""
+    head = f"Content-Type: {flow.request.headers['content-type']}\r\n\r\n".encode()
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        head + flow.request.get_content()
+    )
+    assert msg.is_multipart()
+    out: dict[str, tuple[str | None, str | None, bytes]] = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        ctype = part["content-type"]
+        data = part.get_payload(decode=True)
+        assert isinstance(data, bytes)
+        out[str(name)] = (part.get_filename(), str(ctype) if ctype else None, data)
+    return out
+
+
+def multipart_tree(flow: Any) -> dict[str, Any]:
+    """A file part as what the manifest records for it (name, type, size, hash); text as text."""
+    tree: dict[str, Any] = {}
+    for name, (filename, ctype, data) in multipart_parts(flow).items():
+        if filename is None:
+            tree[name] = data.decode()
+        else:
+            tree[name] = {
+                "filename": filename,
+                "content_type": ctype,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+    return tree
+
+
 def located_values(flow: Any, locator: str) -> list[Any]:
     """Every value the locator can denote in this flow (MQTT topics may repeat)."""
     source, _, path = locator.partition(":")
     if source == "request.body":
+        if flow.request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return [resolve(multipart_tree(flow), path)]
         raw = flow.request.get_content()
         if path == "$":  # a non-JSON text body is one string leaf
             return [raw.decode()]
@@ -303,7 +425,33 @@ def located_values(flow: Any, locator: str) -> list[Any]:
                 except (KeyError, IndexError, TypeError):
                     continue
         return found
+    if source.startswith("gt06."):
+        return gt06_values(flow, source, path)
     raise AssertionError(f"unknown source {source}")
+
+
+def gt06_values(flow: Any, source: str, path: str) -> list[Any]:
+    """The planted values a GT06 connection carries, read from its raw frames."""
+    up = b"".join(m.content for m in flow.messages if m.from_client)
+    down = b"".join(m.content for m in flow.messages if not m.from_client)
+    found: list[Any] = []
+    if source == "gt06.login":
+        frame = up[: up.index(b"\r\n")]
+        found.append(frame[4:12].hex()[1:])  # BCD IMEI behind start, length, protocol
+    elif source == "gt06.location":
+        i = up.index(b"\x78\x78", 1)
+        assert up[i + 3] == 0x12  # GPS + LBS
+        if path == "$.position.lat":
+            found.append(round(int.from_bytes(up[i + 11 : i + 15], "big") / 1_800_000, 6))
+        elif path == "$.cell":
+            # LBS after date (6), GPS length/satellites (1), lat, lon (4+4), speed (1),
+            # course/status (2): MCC (2), MNC (1), LAC (2), cell id (3).
+            lbs = up[i + 22 : i + 30]
+            mcc, mnc, lac = int.from_bytes(lbs[:2]), lbs[2], int.from_bytes(lbs[3:5])
+            found.append(f"{mcc:03d}-{mnc:02d}-{lac}-{int.from_bytes(lbs[5:8])}")
+    elif source == "gt06.down.command" and b"RELAY,1#" in down:
+        found.append("relay (cut fuel/power)")
+    return found
 
 
 @pytest.mark.parametrize("name", NAMES)

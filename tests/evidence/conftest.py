@@ -1,4 +1,4 @@
-"""Fixtures for the store tests: a real SQLite file per test and a Finding factory."""
+"""Fixtures for the store tests: a real store per test on each back end, and factories."""
 
 from __future__ import annotations
 
@@ -76,7 +76,17 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[FindingStore]:
+def store(db_url: str) -> Iterator[FindingStore]:
+    """A migrated store on each back end (tests/conftest.py ``db_url``)."""
+    s = FindingStore(db_url)
+    s.create_schema()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def sqlite_store(db_path: Path) -> Iterator[FindingStore]:
+    """A migrated store on a SQLite file, for what only SQLite has (pragmas, WAL)."""
     s = FindingStore(f"sqlite:///{db_path}")
     s.create_schema()
     yield s

@@ -7,10 +7,10 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from shekara.evidence import schema
-from shekara.evidence.rows import finding_to_row
+from shekara.evidence.rows import dedup_key, finding_to_row
 from shekara.evidence.store import FindingStore
 
-from .conftest import build_finding
+from .conftest import build_finding, build_note
 
 
 def test_tables_exist(store: FindingStore) -> None:
@@ -24,9 +24,33 @@ def test_filter_columns_lead_an_index(store: FindingStore, column: str) -> None:
     assert any(ix["column_names"][0] == column for ix in indexes), indexes
 
 
-def test_findings_unique_on_run_flow_field_category(store: FindingStore) -> None:
-    uniques = inspect(store.engine).get_unique_constraints("findings")
-    assert ["run_id", "flow_id", "field", "category"] in [u["column_names"] for u in uniques]
+@pytest.mark.parametrize("table", ["findings", "notes"])
+def test_rows_are_unique_on_run_and_dedup_key(store: FindingStore, table: str) -> None:
+    uniques = inspect(store.engine).get_unique_constraints(table)
+    assert ["run_id", "dedup_key"] in [u["column_names"] for u in uniques]
+
+
+def test_dedup_key_names_flow_field_and_category() -> None:
+    row = finding_to_row(1, build_finding())
+    assert row["dedup_key"] == dedup_key("flow-1", "request.body:$.vehicle.vin", "vin")
+    assert len(row["dedup_key"]) == 64
+    # Another run, preview or hash does not make another finding; another key part does.
+    assert finding_to_row(2, build_finding(preview="x"))["dedup_key"] == row["dedup_key"]
+    assert finding_to_row(1, build_finding(field="x"))["dedup_key"] != row["dedup_key"]
+    assert dedup_key("a|b", "c") != dedup_key("a", "b|c")
+
+
+def test_a_field_longer_than_an_index_entry_is_stored_once(store: FindingStore) -> None:
+    # A hostile body can nest keys far past PostgreSQL's ~2.7 KB btree entry
+    # limit: the uniqueness is on a hash, so such a finding is stored, once.
+    run_id = store.start_run("replay")
+    field = "request.body:$." + ".".join(f"k{i:05d}" for i in range(2000))
+    assert len(field) > 10_000
+    store.add(run_id, [build_finding(field=field)], [build_note(reason="x" * 20_000)])
+    store.add(run_id, [build_finding(field=field)], [build_note(reason="x" * 20_000)])
+    assert store.count() == 1
+    assert store.count_notes() == 1
+    assert store.query_findings()[0].finding.field == field
 
 
 def test_plain_insert_of_duplicate_is_refused_by_the_database(store: FindingStore) -> None:

@@ -1,4 +1,7 @@
-"""FindingStore on a real SQLite file: durability pragmas, runs, duplicate-free writes, queries."""
+"""FindingStore on SQLite and PostgreSQL: durability settings, runs, duplicate-free writes, queries.
+
+Tests taking ``store`` or ``db_url`` run on both back ends; ``sqlite_store`` ones on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from shekara.evidence.store import (
     StoreError,
     UnknownRunError,
     configure_sqlite_connection,
+    normalise_url,
 )
 
 from .conftest import FOREIGN, build_finding, build_note
@@ -33,10 +37,10 @@ def _pragma(store: FindingStore, name: str) -> object:
 # -- connection settings ------------------------------------------------------
 
 
-def test_wal_and_full_sync_are_set(store: FindingStore) -> None:
-    assert str(_pragma(store, "journal_mode")).lower() == "wal"
-    assert _pragma(store, "synchronous") == 2  # FULL
-    assert _pragma(store, "foreign_keys") == 1
+def test_wal_and_full_sync_are_set(sqlite_store: FindingStore) -> None:
+    assert str(_pragma(sqlite_store, "journal_mode")).lower() == "wal"
+    assert _pragma(sqlite_store, "synchronous") == 2  # FULL
+    assert _pragma(sqlite_store, "foreign_keys") == 1
 
 
 def test_configure_overrides_weaker_settings(db_path: Path) -> None:
@@ -58,23 +62,60 @@ def test_busy_timeout_follows_the_argument(db_path: Path) -> None:
     s.dispose()
 
 
-def test_pragmas_hold_on_every_pooled_connection(store: FindingStore) -> None:
+def test_pragmas_hold_on_every_pooled_connection(sqlite_store: FindingStore) -> None:
     # synchronous is per connection: two connections open at once must both have it.
-    with store.engine.connect() as a, store.engine.connect() as b:
+    with sqlite_store.engine.connect() as a, sqlite_store.engine.connect() as b:
         for conn in (a, b):
             assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 2
             assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
 
 
-def test_written_findings_survive_reopening(db_path: Path) -> None:
-    first = FindingStore(f"sqlite:///{db_path}")
+def test_postgresql_keeps_commits_durable(store: FindingStore) -> None:
+    if store.dialect != "postgresql":
+        assert _pragma(store, "synchronous") == 2  # the SQLite counterpart: FULL
+        return
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SHOW fsync")).scalar_one() == "on"
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+
+
+def test_written_findings_survive_reopening(db_url: str) -> None:
+    first = FindingStore(db_url)
     first.create_schema()
     run_id = first.start_run("replay")
     first.add(run_id, [build_finding()], [])
     first.dispose()
-    second = FindingStore(f"sqlite:///{db_path}")
+    second = FindingStore(db_url)
     assert second.count() == 1
+    assert second.query_findings()[0].finding == build_finding()
     second.dispose()
+
+
+@pytest.mark.parametrize(
+    "given, driver",
+    [
+        ("postgresql://u@db.example:5432/shekara", "postgresql+psycopg"),
+        ("postgres://u@db.example/shekara", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@db.example/shekara", "postgresql+psycopg"),
+        ("sqlite:///x.db", "sqlite"),
+    ],
+)
+def test_postgresql_urls_use_psycopg_3(given: str, driver: str) -> None:
+    assert normalise_url(given).drivername == driver
+    s = FindingStore(given)  # no connection is made yet
+    assert s.url.drivername == driver
+    assert s.engine.dialect.driver == ("psycopg" if "psycopg" in driver else "pysqlite")
+    s.dispose()
+
+
+@pytest.mark.postgresql
+def test_plain_postgresql_url_reaches_the_server(pg_url: str) -> None:
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    assert plain.startswith("postgresql://")
+    s = FindingStore(plain)
+    s.create_schema()
+    s.check()
+    s.dispose()
 
 
 def test_in_memory_store_is_shared_across_threads() -> None:
@@ -94,16 +135,25 @@ def test_check_passes_on_a_ready_store(store: FindingStore) -> None:
     store.check()
 
 
-def test_check_reports_missing_tables(db_path: Path) -> None:
-    s = FindingStore(f"sqlite:///{db_path}")
+def test_check_reports_missing_tables(db_url: str) -> None:
+    s = FindingStore(db_url)
     with pytest.raises(StoreError, match="missing tables"):
         s.check()
+    s.dispose()
 
 
 def test_check_reports_an_unreachable_database(tmp_path: Path) -> None:
     s = FindingStore(f"sqlite:///{tmp_path}/no/such/dir/x.db")
     with pytest.raises(StoreError, match="OperationalError"):
         s.check()
+
+
+def test_check_reports_an_unreachable_postgresql_server() -> None:
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    s = FindingStore("postgresql://postgres@127.0.0.1:1/shekara")
+    with pytest.raises(StoreError, match="OperationalError"):
+        s.check()
+    s.dispose()
 
 
 # -- runs -----------------------------------------------------------------------
@@ -214,8 +264,10 @@ def test_same_finding_in_another_run_is_kept(store: FindingStore) -> None:
 
 
 def test_add_to_unknown_run_fails_and_stores_nothing(store: FindingStore) -> None:
-    with pytest.raises(IntegrityError):
+    with pytest.raises(UnknownRunError):  # findings: the run's chain head is not there
         store.add(999, [build_finding()], [build_note()])
+    with pytest.raises(IntegrityError):  # notes alone: the foreign key refuses them
+        store.add(999, [], [build_note()])
     assert store.count() == 0
     assert store.count_notes() == 0
 

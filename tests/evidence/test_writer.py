@@ -1,18 +1,22 @@
-"""StoreWriter: batching by size and time, flush and close, loud failures, back-pressure."""
+"""StoreWriter (batching, flush, close, loud failures, back-pressure) and SpooledWriter."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from shekara.audit.model import Finding, Note
+from shekara.evidence.spool import Spool
 from shekara.evidence.store import FindingStore
-from shekara.evidence.writer import StoreWriter, WriterClosedError
+from shekara.evidence.writer import SpooledWriter, StoreWriter, WriterClosedError
 
 from .conftest import build_finding, build_note
 
@@ -215,3 +219,155 @@ def test_flush_times_out_while_the_store_is_stuck() -> None:
 def test_bad_settings_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         StoreWriter(_BlockingSink(), **kwargs)
+
+
+# -- SpooledWriter: acknowledged = fsynced in the spool ----------------------------
+
+
+class _FlakySink:
+    """A store that is down (OperationalError) until ``up`` is set; refuses run 666 for good."""
+
+    def __init__(self, up: bool = True) -> None:
+        self.up = threading.Event()
+        if up:
+            self.up.set()
+        self.calls = 0
+        self.rows: list[tuple[int, str]] = []
+        self.lock = threading.Lock()
+
+    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+        with self.lock:
+            self.calls += 1
+        if not self.up.is_set():
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+        if run_id == 666:
+            raise ValueError("no such run")
+        with self.lock:
+            self.rows.extend((run_id, f.flow_id) for f in findings)
+
+
+def _spooled(sink: object, spool_dir: Path, **kwargs: object) -> SpooledWriter:
+    defaults: dict = {"retry_initial": 0.01, "retry_max": 0.05, "status_interval": 0.05}
+    return SpooledWriter(sink, Spool(spool_dir), **(defaults | kwargs))  # type: ignore[arg-type]
+
+
+def test_spooled_acknowledges_then_stores(tmp_path: Path) -> None:
+    sink = _FlakySink()
+    writer = _spooled(sink, tmp_path / "spool")
+    futures = [writer.acknowledge(1, _findings(2, f"{i}-")) for i in range(20)]
+    assert all(f.result(5) for f in futures)
+    assert writer.flush(timeout=5)
+    assert sorted(r[1] for r in sink.rows) == sorted(f"{i}-{k}" for i in range(20) for k in (0, 1))
+    assert writer.close(timeout=5)
+    assert writer.stats().acknowledged_findings == 40
+
+
+def test_spooled_keeps_acknowledging_while_the_store_is_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = _FlakySink(up=False)
+    status = tmp_path / "status.json"
+    caplog.set_level(logging.WARNING, logger="shekara.evidence.writer")
+    writer = _spooled(sink, tmp_path / "spool", status_path=status)
+    try:
+        for i in range(10):
+            assert writer.submit(1, _findings(1, f"d{i}-"), timeout=5)
+        assert _wait_for(lambda: sink.calls >= 5)  # it retried, and retries
+        assert _wait_for(lambda: json.loads(status.read_text())["store"] == "down")
+        doc = json.loads(status.read_text())
+        assert doc["state"] == "running"
+        assert "connection refused" in doc["store_error"]
+        assert doc["spool_records"] == 10
+        assert not writer.flush(timeout=0.2)
+        assert sink.rows == []
+        sink.up.set()
+        assert writer.flush(timeout=5)
+        assert _wait_for(lambda: json.loads(status.read_text())["store"] == "ok")
+        assert sorted(r[1] for r in sink.rows) == sorted(f"d{i}-0" for i in range(10))
+    finally:
+        writer.close(timeout=5)
+    assert json.loads(status.read_text())["state"] == "stopped"
+    # Once per change of state, not once per retry.
+    downs = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    ups = [r for r in caplog.records if "is back" in r.getMessage()]
+    assert len(downs) == 1 and downs[0].levelno == logging.ERROR
+    assert len(ups) == 1 and ups[0].levelno == logging.WARNING
+
+
+def test_spooled_close_leaves_what_the_store_did_not_take_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    down = _FlakySink(up=False)
+    writer = _spooled(down, tmp_path / "spool")
+    for i in range(5):
+        assert writer.submit(4, _findings(1, f"k{i}-"), timeout=5)
+    assert not writer.close(timeout=0.3)
+    writer.spool.close()
+    assert down.rows == []
+    recovered: list[bool] = []
+    up = _FlakySink()
+    writer = _spooled(up, tmp_path / "spool", after_recovery=lambda: recovered.append(True))
+    assert writer.flush(timeout=5)
+    assert _wait_for(lambda: recovered == [True])
+    assert sorted(up.rows) == [(4, f"k{i}-0") for i in range(5)]
+    assert writer.close(timeout=5)
+
+
+def test_spooled_full_spool_is_loud_and_still_delivers_from_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = _FlakySink(up=False)
+    caplog.set_level(logging.ERROR, logger="shekara.evidence.writer")
+    writer = SpooledWriter(
+        sink,  # type: ignore[arg-type]
+        Spool(tmp_path / "spool", max_bytes=4096),
+        retry_initial=0.01,
+        retry_max=0.05,
+    )
+    try:
+        results = [writer.submit(1, _findings(1, f"o{i}-"), timeout=5) for i in range(20)]
+        assert results[0] is True
+        assert results.count(False) > 0
+        refused = results.count(False)
+        assert writer.stats().unacknowledged_findings == refused
+        assert any("NOT acknowledged" in r.getMessage() for r in caplog.records)
+        sink.up.set()
+        assert writer.flush(timeout=5)
+        # The store got them all: the refused ones from the memory overflow queue.
+        assert len(sink.rows) == 20
+        assert writer.stats().dropped_findings == 0
+    finally:
+        writer.close(timeout=5)
+
+
+def test_spooled_a_record_refused_for_good_is_quarantined(tmp_path: Path) -> None:
+    sink = _FlakySink()
+    writer = _spooled(sink, tmp_path / "spool")
+    writer.submit(1, _findings(1, "a"), timeout=5)
+    writer.submit(666, _findings(1, "bad"), timeout=5)
+    writer.submit(1, _findings(1, "b"), timeout=5)
+    assert writer.flush(timeout=5)
+    assert writer.close(timeout=5)
+    assert sorted(sink.rows) == [(1, "a0"), (1, "b0")]
+    assert writer.stats().rejected_records == 1
+    assert (tmp_path / "spool" / "rejected.spool").stat().st_size > 0
+
+
+def test_spooled_redelivery_is_exactly_once_in_a_real_store(
+    store: FindingStore, tmp_path: Path
+) -> None:
+    run_id = store.start_run("proxy")
+    spool_dir = tmp_path / "spool"
+    spool = Spool(spool_dir)
+    spool.append_many(
+        [(run_id, _findings(3, f"r{i}-"), [build_note(flow_id=f"r{i}")]) for i in range(4)]
+    )
+    # The store commits, then the process dies before the release is written.
+    for rec in spool.read():
+        store.add(rec.run_id, rec.findings, rec.notes)
+    spool.close()
+    writer = SpooledWriter(store, Spool(spool_dir))
+    assert writer.flush(timeout=10)
+    assert writer.close(timeout=10)
+    assert store.count(run_id=run_id) == 12
+    assert store.count_notes(run_id) == 4

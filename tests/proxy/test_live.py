@@ -8,15 +8,19 @@ geolocates the peer it actually reached.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from mitmproxy import io
 
 from shekara.audit.model import Category
+from shekara.evidence import schema
 from shekara.evidence.store import FindingStore
 from tests.proxy.netns import in_namespace, namespace
 
@@ -53,7 +57,8 @@ REQUESTS = [
 ]
 
 
-def test_live_proxy_records_findings(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep_flows", [False, True], ids=["findings-only", "keep-flows"])
+def test_live_proxy_records_findings(tmp_path: Path, keep_flows: bool) -> None:
     db = tmp_path / "live.db"
     env = {"SHEKARA_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
     with namespace([CN, KZ]) as ns:
@@ -65,7 +70,8 @@ def test_live_proxy_records_findings(tmp_path: Path) -> None:
         proxy = subprocess.Popen(
             in_namespace(
                 ns,
-                [SHEKARA, "proxy", "--listen-port", "18080", "--db", f"sqlite:///{db}"],
+                [SHEKARA, "proxy", "--listen-port", "18080", "--db", f"sqlite:///{db}"]
+                + (["--keep-flows"] if keep_flows else []),
             ),
             env=env,
             stderr=subprocess.PIPE,
@@ -110,3 +116,28 @@ def test_live_proxy_records_findings(tmp_path: Path) -> None:
         assert s.finding.destination.ip in (CN, KZ)
         assert s.finding.destination.port == 8081
         assert VIN not in s.finding.preview and VIN not in s.finding.value_hash
+
+    # Raw evidence exists only when asked for: private, hashed into the signed statement.
+    evidence = list((tmp_path / "home" / "evidence").glob("*.mitm"))
+    run = store.get_run(1)
+    assert run is not None
+    with store.engine.connect() as conn:
+        row = conn.execute(schema.runs.select().where(schema.runs.c.id == 1)).one()
+    if not keep_flows:
+        assert evidence == [] and row.raw_evidence_path is None
+        assert VIN.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("live.db*"))
+        return
+    [raw_file] = evidence
+    assert stat.S_IMODE(raw_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(raw_file.parent.stat().st_mode) == 0o700
+    assert row.raw_evidence_path == str(raw_file)
+    assert row.raw_evidence_sha256 == hashlib.sha256(raw_file.read_bytes()).hexdigest()
+    assert row.raw_evidence_sha256 in row.closing_statement
+    with raw_file.open("rb") as fh:
+        flows = list(io.FlowReader(fh).stream())
+    assert len(flows) == len(REQUESTS)
+    assert VIN.encode() in raw_file.read_bytes()  # the full evidence, as asked
+    verify = subprocess.run(
+        [SHEKARA, "verify", "--db", f"sqlite:///{db}"], capture_output=True, text=True, env=env
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr

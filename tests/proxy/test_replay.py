@@ -100,9 +100,14 @@ def test_cli_jsonl_carries_only_findings(tmp_path: Path) -> None:
     assert all(required <= r.keys() for r in rows)
     got = {(r["flow_id"], r["category"], r["field"], r["violation"]) for r in rows}
     assert got == expected_findings(manifest("sample"))
-    assert "37 flows" in proc.stderr
+    assert f"{len(manifest('sample'))} flows" in proc.stderr
     # No planted plain value reaches the output.
-    planted = [f["value"] for fl in manifest("sample").values() for f in fl["findings"]]
+    planted = [
+        f["value"]
+        for fl in manifest("sample").values()
+        for f in fl["findings"]
+        if f["category"] != "remote_control"  # a command name is not personal data
+    ]
     for value in planted:
         if isinstance(value, str) and len(value) >= 8:
             assert value not in proc.stdout

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from typing import Any
 
+import cbor2
+import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shekara.audit.decoders.body import decode_body, decode_headers, decode_path, decode_query
 from shekara.audit.decoders.errors import DecodeError
+from shekara.audit.decoders.protobuf import MAX_FIELDS, schemas_from_text
 from shekara.audit.decoders.tree import MAX_VALUES, flatten
-from shekara.audit.model import Document
+from shekara.audit.detectors import detect
+from shekara.audit.model import Category, Document
+
+from .pbwire import f64, grpc, ld, vint
 
 BODY = {"vehicle": {"vin": "WBA00000000DEMO02"}, "track": [{"lat": 43.238949, "lon": 76.889709}]}
 BODY_ROWS = [
@@ -161,7 +170,8 @@ def test_text_body_base64_json() -> None:
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
         (b"\xff\xfe\xfd", None),
-        (b"\x08\x96\x01\x12\x07testing", "application/x-protobuf"),  # valid UTF-8, still binary
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "application/octet-stream"),  # not protobuf either
+        (b"\x08\x96\x01\x12\x07testin", None),  # protobuf cut short: not sniffed as one
         (b"a=\x00\x01", "application/x-www-form-urlencoded"),
     ],
 )
@@ -237,7 +247,7 @@ def test_decode_headers() -> None:
             (":authority", "api.example.kz"),
             ("X-IMEI", "356938035643809"),
             ("User-Agent", "CarApp/1.0"),
-            ("Authorization", "Bearer abc.def.ghi"),
+            ("Authorization", "Bearer abc.def.ghi"),  # not a JWT: left as it is
             ("X-Trace", "1"),
             ("x-trace", "2"),
             ("Cookie", 'sid=abc; vin="WBA00000000DEMO02"; phone=%2B77011234567'),
@@ -287,3 +297,212 @@ def test_decode_path_expands_base64_segment() -> None:
         ("request.path:[0]", "track"),
         ("request.path:[1]<base64><json>.imei", "356938035643809"),
     ]
+
+
+# --- binary and multipart formats ---------------------------------------------------------
+
+VIN = "LGHC4V1D9HE204406"
+LAT, LON = 43.238949, 76.889709
+PB = ld(1, VIN) + ld(2, f64(1, LAT) + f64(2, LON))
+PB_ROWS = [
+    ("request.body:$['1']", VIN),
+    ("request.body:$['2']['1']", LAT),
+    ("request.body:$['2']['1_int']", int.from_bytes(f64(0, LAT)[1:], "little")),
+    ("request.body:$['2']['2']", LON),
+    ("request.body:$['2']['2_int']", int.from_bytes(f64(0, LON)[1:], "little")),
+    ("request.body:$['2']._position.lat", LAT),
+    ("request.body:$['2']._position.lon", LON),
+]
+
+
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        (PB, "application/x-protobuf"),
+        (PB, "application/protobuf; proto=telem.Report"),
+        (PB, "application/vnd.google.protobuf"),
+        (PB, None),  # sniffed: binary that walks completely as a message
+        (PB, "application/octet-stream"),
+        (grpc(PB), "application/grpc"),
+        (grpc(PB), "application/grpc+proto"),
+        (grpc(gzip.compress(PB), flags=1), "application/grpc"),
+        (grpc(PB) + grpc(b"grpc-status:0", flags=0x80), "application/grpc-web+proto"),
+        (base64.b64encode(grpc(PB)), "application/grpc-web-text"),
+    ],
+)
+def test_protobuf_bodies(data: bytes, content_type: str | None) -> None:
+    assert _rows(decode_body(data, content_type)) == PB_ROWS
+
+
+def test_grpc_several_messages_and_json() -> None:
+    doc = decode_body(grpc(vint(1, 1)) + grpc(vint(1, 2)), "application/grpc")
+    assert _rows(doc) == [("request.body:$[0]['1']", 1), ("request.body:$[1]['1']", 2)]
+    doc = decode_body(grpc(b'{"vin": "V"}'), "application/grpc+json")
+    assert _rows(doc) == [("request.body:$.vin", "V")]
+    assert _rows(decode_body(b"", "application/grpc")) == []
+
+
+def test_one_field_budget_for_all_frames_of_a_body() -> None:
+    frame = grpc(b"\x08\x01" * (MAX_FIELDS // 5 + 1))  # under MAX_VALUES values, too
+    assert len(decode_body(frame, "application/grpc").tree["1"]) == MAX_FIELDS // 5 + 1
+    with pytest.raises(DecodeError, match=f"more than {MAX_FIELDS} fields"):
+        decode_body(frame * 5, "application/grpc")
+
+
+def test_protobuf_body_with_schemas_and_path() -> None:
+    schemas = schemas_from_text(
+        [
+            (
+                "t.proto",
+                "syntax = 'proto3'; message P { double lat = 1; double lon = 2; }"
+                " message R { string vin = 1; P pos = 2; }",
+            )
+        ],
+        routes={"^/v1/report$": "R"},
+    )
+    doc = decode_body(PB, "application/x-protobuf", schemas=schemas, path="/v1/report")
+    assert _rows(doc) == [
+        ("request.body:$.vin", VIN),
+        ("request.body:$.pos.lat", LAT),
+        ("request.body:$.pos.lon", LON),
+    ]
+
+
+def test_protobuf_strings_are_expanded_like_json_strings() -> None:
+    doc = decode_body(ld(3, json.dumps({"imei": "356938035643809"})), "application/x-protobuf")
+    assert _rows(doc) == [("request.body:$['3']<json>.imei", "356938035643809")]
+
+
+@pytest.mark.parametrize(
+    "data, content_type, message",
+    [
+        (
+            b"\x12\x05abc",
+            "application/x-protobuf",
+            "^protobuf: length 5 at byte 0 runs past the end$",
+        ),
+        (b"\x00\x00\x00\x00\x09abc", "application/grpc", "^gRPC: frame of 9 bytes"),
+        (grpc(b"\x12\x05abc"), "application/grpc", "^protobuf: length 5"),
+        (b"\xc1", "application/msgpack", "^msgpack: "),
+        (b"\xff", "application/cbor", "^CBOR: break code"),
+        (b"--x\r\n", "multipart/form-data", "^multipart: no boundary"),
+    ],
+)
+def test_malformed_declared_formats(data: bytes, content_type: str, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        decode_body(data, content_type)
+
+
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        (b"\x82\xa3vin\xb1" + VIN.encode() + b"\xa1n\x01", "application/msgpack"),
+        (b"\x82\xa3vin\xb1" + VIN.encode() + b"\xa1n\x01", "application/x-msgpack"),
+        (b"\xa2cvinq" + VIN.encode() + b"an\x01", "application/cbor"),
+        (b"\xa2cvinq" + VIN.encode() + b"an\x01", "application/senml+cbor"),
+    ],
+)
+def test_msgpack_and_cbor_bodies(data: bytes, content_type: str) -> None:
+    assert _rows(decode_body(data, content_type)) == [
+        ("request.body:$.vin", VIN),
+        ("request.body:$.n", 1),
+    ]
+
+
+def test_binary_formats_are_not_sniffed() -> None:
+    # b"\x01" is a complete msgpack and CBOR value; unlabelled, it is only opaque bytes.
+    with pytest.raises(DecodeError, match=r"^binary body, 1 bytes, not decoded$"):
+        decode_body(b"\x01", None)
+
+
+# --- end to end: the detectors find what the formats carry ---------------------------------
+
+SECRET = {"vin": VIN, "lat": LAT, "lon": LON}
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    def seg(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{seg({'alg': 'HS256'})}.{seg(claims)}.c2ln"
+
+
+def _multipart(meta: bytes) -> bytes:
+    return (
+        b'--B\r\nContent-Disposition: form-data; name="meta"\r\n'
+        b"Content-Type: application/json\r\n\r\n" + meta + b"\r\n--B--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "data, content_type, vin_at, location_at",
+    [
+        (PB, "application/x-protobuf", "$['1']", "$['2']._position.lat"),
+        (grpc(PB), "application/grpc", "$['1']", "$['2']._position.lat"),
+        (msgpack.packb(SECRET), "application/msgpack", "$.vin", "$.lat"),
+        (cbor2.dumps(SECRET), "application/cbor", "$.vin", "$.lat"),
+        (
+            json.dumps({"token": _jwt(SECRET)}).encode(),
+            "application/json",
+            "$.token<jwt>.vin",
+            "$.token<jwt>.lat",
+        ),
+        (
+            json.dumps({"blob": json.dumps(SECRET).encode().hex()}).encode(),
+            "application/json",
+            "$.blob<hex><json>.vin",
+            "$.blob<hex><json>.lat",
+        ),
+        (
+            _multipart(json.dumps(SECRET).encode()),
+            "multipart/form-data; boundary=B",
+            "$.meta.vin",
+            "$.meta.lat",
+        ),
+        (ld(4, _jwt(SECRET)), "application/x-protobuf", "$['4']<jwt>.vin", "$['4']<jwt>.lat"),
+        (
+            msgpack.packb({"d": json.dumps(SECRET).encode().hex()}),
+            "application/msgpack",
+            "$.d<hex><json>.vin",
+            "$.d<hex><json>.lat",
+        ),
+    ],
+)
+def test_detectors_find_personal_data_in_every_format(
+    data: bytes, content_type: str, vin_at: str, location_at: str
+) -> None:
+    hits = {(h.category, h.field.locator) for h in detect(decode_body(data, content_type))}
+    assert (Category.VIN, f"request.body:{vin_at}") in hits
+    assert (Category.LOCATION, f"request.body:{location_at}") in hits
+
+
+def test_detectors_find_a_jwt_in_the_authorization_header() -> None:
+    doc = decode_headers([("Authorization", f"Bearer {_jwt({'vin': VIN})}")])
+    hits = {(h.category, h.field.locator) for h in detect(doc)}
+    assert (Category.VIN, "request.header:authorization<jwt>.vin") in hits
+
+
+_TYPES = [
+    None,
+    "application/json",
+    "application/x-protobuf",
+    "application/grpc",
+    "application/grpc-web-text",
+    "application/msgpack",
+    "application/cbor",
+    "multipart/form-data; boundary=B",
+    "multipart/mixed",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(_TYPES))
+def test_fuzz_decode_body(data: bytes, content_type: str | None) -> None:
+    try:
+        doc = decode_body(data, content_type)
+    except DecodeError:
+        return
+    list(flatten(doc))
+    detect(doc)

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.decoders.tree import Embedded, KeyValues, expand_embedded, flatten
@@ -81,6 +83,19 @@ def _b64(data: str | bytes, *, urlsafe: bool = False, pad: bool = True) -> str:
             "request.body",
             Embedded("base64", "hello there"),
             [("request.body:$<base64>", None, "hello there")],
+        ),
+        (
+            "request.header",
+            KeyValues(authorization=Embedded("jwt", {"sub": "u1", "vin": "V"})),
+            [
+                ("request.header:authorization<jwt>.sub", "sub", "u1"),
+                ("request.header:authorization<jwt>.vin", "vin", "V"),
+            ],
+        ),
+        (
+            "request.body",
+            {"blob": Embedded("hex", Embedded("json", {"imei": "356938035643809"}))},
+            [("request.body:$.blob<hex><json>.imei", "imei", "356938035643809")],
         ),
         (
             "request.query",
@@ -161,6 +176,11 @@ SAMPLE = {"vin": "WBA00000000DEMO02", "pos": {"lat": 43.238949, "lon": 76.889709
 SAMPLE_JSON = json.dumps(SAMPLE)
 
 
+def _jwt(claims: Any, *, alg: str = "HS256", signature: str = "c2lnbmF0dXJl") -> str:
+    header = _b64(json.dumps({"alg": alg, "typ": "JWT"}), urlsafe=True, pad=False)
+    return f"{header}.{_b64(json.dumps(claims), urlsafe=True, pad=False)}.{signature}"
+
+
 @pytest.mark.parametrize(
     "leaf, expected",
     [
@@ -184,6 +204,30 @@ SAMPLE_JSON = json.dumps(SAMPLE)
             json.dumps({"s": json.dumps({"vin": "X"})}),
             Embedded("json", {"s": Embedded("json", {"vin": "X"})}),
         ),
+        # JSON Web Tokens: the payload's claims; an Authorization "Bearer " prefix is fine.
+        (
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+            "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+            Embedded("jwt", {"sub": "1234567890"}),
+        ),
+        (
+            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+            Embedded("jwt", {"sub": "1"}),
+        ),
+        (_jwt(SAMPLE, alg="none", signature=""), Embedded("jwt", SAMPLE)),
+        (
+            _jwt({"data": _b64(SAMPLE_JSON)}),
+            Embedded("jwt", {"data": Embedded("base64", Embedded("json", SAMPLE))}),
+        ),
+        # Hex-wrapped JSON or text, upper or lower case.
+        (SAMPLE_JSON.encode().hex(), Embedded("hex", Embedded("json", SAMPLE))),
+        (SAMPLE_JSON.encode().hex().upper(), Embedded("hex", Embedded("json", SAMPLE))),
+        (b"WBA00000000DEMO02".hex(), Embedded("hex", "WBA00000000DEMO02")),
+        ("Алия Нурланова".encode().hex(), Embedded("hex", "Алия Нурланова")),
+        (
+            _b64(SAMPLE_JSON).encode().hex(),
+            Embedded("hex", Embedded("base64", Embedded("json", SAMPLE))),
+        ),
     ],
 )
 def test_expand_embedded_positives(leaf: str, expected: Any) -> None:
@@ -202,8 +246,20 @@ DECOYS = [
     "authorizationcodeflowmanager",
     "ThisIsAnIdentifierName",
     "/api/v1/vehicles/status/location",
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-    "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+    # Token look-alikes: the header lacks "alg", the payload is not an object, bad base64.
+    _b64('{"typ":"JWT"}', urlsafe=True, pad=False) + "." + _b64('{"sub":"1"}', urlsafe=True),
+    "eyJhbGciOiJIUzI1NiJ9." + _b64("[1, 2]", urlsafe=True, pad=False) + ".c2ln",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi*iIxIn0.c2ln",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln.ZXh0cmE.bW9yZQ",  # five segments: JWE
+    "example.com.kz",
+    # Hex that must stay: hashes, MAC-like ids, UUIDs without dashes, digit strings.
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "0123456789abcdef",
+    "0011223344556677",
+    "89860117795950089298",
+    "4111111111111111",
+    "5f4dcc3b5aa765d61d8327deb882cf99",
     _b64(bytes(range(200, 248))),  # base64 of binary, not text
     _b64("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e"),  # decodes to control characters
     _b64("!#$%&()*+,-./:;<=>?@[]^_`{|}~"),  # printable but not words
@@ -293,3 +349,31 @@ def test_expand_embedded_nesting_cap(depth: int, should_fail: bool) -> None:
 def test_embedded_json_depth_bomb_stays_a_string() -> None:
     bomb = "[" * 100_000 + "]" * 100_000
     assert expand_embedded({"v": bomb}) == {"v": bomb}
+
+
+def test_embedded_jwt_and_hex_are_expanded_inside_decoded_layers() -> None:
+    token = _jwt({"vin": "WBA00000000DEMO02"})
+    tree = {"outer": json.dumps({"token": token, "hex": b'{"imei": "356938035643809"}'.hex()})}
+    doc = Document("request.body", expand_embedded(tree))
+    assert _rows(doc) == [
+        ("request.body:$.outer<json>.token<jwt>.vin", "vin", "WBA00000000DEMO02"),
+        ("request.body:$.outer<json>.hex<hex><json>.imei", "imei", "356938035643809"),
+    ]
+
+
+_HEXISH_TEXT = st.text(alphabet="0123456789abcdefABCDEF", min_size=16, max_size=80)
+_TOKENISH = st.builds(
+    lambda parts: ".".join(parts),
+    st.lists(st.text(alphabet="eyJhbGciOiIxIn0_-abc123", max_size=40), min_size=3, max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=200), _HEXISH_TEXT, _TOKENISH))
+def test_expand_embedded_fuzz_never_raises_on_a_string(text: str) -> None:
+    result = expand_embedded({"v": text})
+    assert set(result) == {"v"}
+    if isinstance(result["v"], Embedded):
+        assert result["v"].kind in {"json", "base64", "jwt", "hex"}
+    else:
+        assert result["v"] == text

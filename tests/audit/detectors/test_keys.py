@@ -81,6 +81,40 @@ def test_key_tokens(key: str, expected: tuple[str, ...]) -> None:
         ("overview_polyline", keys.POLYLINE),
         ("order_no", keys.ORDER),
         ("timestamp", keys.NOT_PERSONAL),
+        ("user_id", keys.ACCOUNT),
+        ("accountId", keys.ACCOUNT),
+        ("uid", keys.ACCOUNT),
+        ("openid", keys.ACCOUNT),
+        ("x-user-id", keys.ACCOUNT),
+        ("password", keys.SECRET),
+        ("loginPassword", keys.SECRET),
+        ("client_secret", keys.SECRET),
+        ("x-api-key", keys.SECRET),
+        ("access_token", keys.SECRET),
+        ("token", keys.SECRET),
+        ("Authorization", keys.AUTH_HEADER),
+        ("mcc", keys.MCC),
+        ("mobileCountryCode", keys.MCC),
+        ("mnc", keys.MNC),
+        ("tac", keys.LAC),
+        ("locationAreaCode", keys.LAC),
+        ("cell_id", keys.CELL_ID),
+        ("eci", keys.CELL_ID),
+        ("cellTowers", keys.CELL_PARENT),
+        ("lbs", keys.CELL_PARENT),
+        ("contacts", keys.CONTACT_LIST),
+        ("call_log", keys.CONTACT_LIST),
+        ("addressBook", keys.CONTACT_LIST),
+        ("sos_numbers", keys.CONTACT_LIST),
+        ("photo", keys.MEDIA),
+        ("snapshotImage", keys.MEDIA),
+        ("voice_recording", keys.MEDIA),
+        ("face_image", keys.BIOMETRIC),
+        ("voiceprint", keys.BIOMETRIC),
+        ("driverMonitoring", keys.BIOMETRIC),
+        ("dms", keys.BIOMETRIC),
+        ("media", keys.MEDIA_PART),
+        ("password_present", keys.MARKER),
     ],
 )
 def test_hint_present(key: str, bit: int) -> None:
@@ -111,6 +145,22 @@ def test_hint_present(key: str, bit: int) -> None:
         ("x", keys.LAT | keys.LON),
         ("y", keys.LAT | keys.LON),
         ("device_id", keys.DIGIT_IDS),
+        ("id", keys.ACCOUNT),  # a record's id, not an account's
+        ("uuid", keys.ACCOUNT),
+        ("guid", keys.ACCOUNT),
+        ("fluid", keys.ACCOUNT),
+        ("device_id", keys.ACCOUNT),
+        ("push_token", keys.SECRET),  # a device registration, not a credential
+        ("fcm_token", keys.SECRET),
+        ("csrf_token", keys.SECRET),
+        ("token_type", keys.SECRET),
+        ("passenger", keys.SECRET),
+        ("password_present", keys.SECRET),  # a decoder's marker, handled on its own
+        ("interface", keys.BIOMETRIC),  # "face" hides in "interface", "surface"
+        ("surface", keys.BIOMETRIC),
+        ("typeface", keys.BIOMETRIC),
+        ("drivers", keys.CONTACT_LIST),
+        ("cid_list", keys.CELL_ID),
     ],
 )
 def test_hint_absent(key: str, bit: int) -> None:
@@ -138,6 +188,8 @@ def test_key_info_is_cached_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     assert key_info("vehicleVin") is key_info("vehicleVin")
     info = key_info("gpsLat")
     assert info.lower == "gpslat" and info.latlon == keys.LAT and info.segment == ".gpsLat"
+    assert info.struct == keys.LAT and key_info("mcc").struct == keys.MCC
+    assert key_info("vin").struct == 0
     monkeypatch.setattr(keys, "_CACHE_MAX", 3)
     for i in range(10):
         key_info(f"k{i}")

@@ -31,6 +31,9 @@ B = "request.body:$"
             [(f"{B}.phones[0]", "+77011234567"), (f"{B}.phones[1]", "+77017654321")],
         ),
         ({"text": "call me at +7 701 123 45 67 tomorrow"}, [(f"{B}.text", "+77011234567")]),
+        # Chinese mobile numbers without a country code (JT/T 808 terminal phones)
+        ({"terminal_phone": "13511221122"}, [(f"{B}.terminal_phone", "+8613511221122")]),
+        ({"phone": "13345678906"}, [(f"{B}.phone", "+8613345678906")]),
     ],
 )
 def test_phone_found(tree: Any, expected: list[tuple[str, str]]) -> None:

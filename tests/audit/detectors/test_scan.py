@@ -197,3 +197,34 @@ def test_huge_string_is_bounded() -> None:
 )
 def test_root_path(source: str, tree: Any, expected: str) -> None:
     assert root_path(source, tree) == expected
+
+
+def test_structural_categories_in_one_document() -> None:
+    """Cells, phone books, media parts and secret markers are found as wholes, in any nesting."""
+    tree = {
+        "device": {"cell": {"mcc": 401, "mnc": 2, "lac": 415, "cid": 42}},
+        "sync": {"contacts": [{"name": "Mama", "phone": PHONE}]},
+        "auth": {"username": "dev", "password_present": True},
+        "upload": {
+            "face": {
+                "filename": "f.jpg",
+                "content_type": "image/jpeg",
+                "size": 10,
+                "media": "image",
+                "sha256": "0" * 64,
+            }
+        },
+        "profile": {"userId": "u_8f3a9c21"},
+    }
+    got = {(loc, cat) for loc, cat in _located(Document("request.body", tree))}
+    assert {
+        ("request.body:$.device.cell", "cell_location"),
+        ("request.body:$.sync.contacts", "contacts"),
+        ("request.body:$.auth.password_present", "credentials"),
+        ("request.body:$.upload.face", "biometric"),
+        ("request.body:$.profile.userId", "account_id"),
+    } <= got
+
+
+def test_every_category_but_commands_has_a_detector_object() -> None:
+    assert set(scan.DETECTORS) == set(Category) - {Category.REMOTE_CONTROL}

@@ -1,0 +1,96 @@
+"""Recording: replay queues findings; the live proxy waits until they are durable in the spool."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+
+from mitmproxy.test import tflow
+
+from shekara.addons import state
+from shekara.addons.recording import Recording
+from shekara.audit.model import Finding, Note
+from shekara.evidence.spool import Spool
+from shekara.evidence.writer import SpooledWriter, StoreWriter
+from tests.evidence.conftest import build_finding, build_note
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, str]] = []
+
+    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+        self.rows += [(run_id, f.flow_id) for f in findings]
+
+
+def _flow_with_findings(n: int = 2):  # type: ignore[no-untyped-def]
+    f = tflow.tflow(resp=True)
+    a = state.begin(f, 1.0)
+    a.findings.extend(build_finding(flow_id=f.id, field=f"request.body:$.v{i}") for i in range(n))
+    a.notes.append(build_note(flow_id=f.id))
+    return f
+
+
+def test_live_hook_returns_an_awaitable_that_resolves_once_spooled(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    writer = SpooledWriter(_Sink(), spool)
+    rec = Recording(writer, 7)
+    seen: list[list[Finding]] = []
+    rec.sinks.append(lambda fs, _ns: seen.append(list(fs)))
+
+    async def hook() -> bool:
+        result = rec.response(_flow_with_findings())
+        assert inspect.isawaitable(result)
+        return bool(await result)
+
+    try:
+        assert asyncio.run(hook()) is True
+        # Acknowledged means on disk: a new process would find it in the spool.
+        assert spool.stats().appended == 1
+        assert (rec.findings, rec.notes) == (2, 1)
+        assert len(seen) == 1 and len(seen[0]) == 2
+    finally:
+        assert writer.close(timeout=5)
+        spool.close()
+
+
+def test_without_an_event_loop_the_hook_waits_itself(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    sink = _Sink()
+    writer = SpooledWriter(sink, spool)
+    rec = Recording(writer, 7)
+    try:
+        assert rec.tcp_message(_flow_with_findings(3)) is None
+        assert spool.stats().appended == 1
+        rec.done()
+        assert len(sink.rows) == 3
+    finally:
+        writer.close(timeout=5)
+        spool.close()
+
+
+def test_replay_hook_queues_and_returns_nothing() -> None:
+    sink = _Sink()
+    writer = StoreWriter(sink, max_delay=60)  # type: ignore[arg-type]
+    rec = Recording(writer, 3)
+    f = _flow_with_findings()
+    assert rec.response(f) is None
+    assert state.current(f) is None  # the analysis left the flow
+    rec.done()
+    assert sorted(sink.rows) == [(3, f.id), (3, f.id)]
+    writer.close(timeout=5)
+
+
+def test_an_event_without_findings_is_not_spooled(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    writer = SpooledWriter(_Sink(), spool)
+    try:
+        f = tflow.tflow(resp=True)
+        state.begin(f, 1.0)
+        assert Recording(writer, 1).response(f) is None
+        assert spool.stats().appended == 0
+    finally:
+        writer.close(timeout=5)
+        spool.close()
