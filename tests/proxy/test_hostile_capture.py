@@ -16,6 +16,12 @@ from mitmproxy.test import tflow
 from shekara.evidence.store import FindingStore
 
 SHEKARA = str(Path(sys.executable).with_name("shekara"))
+PEAK_RSS = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status) or print(usage.ru_maxrss))"
+)
 VIN = "LSVAU218XN2183294"
 
 
@@ -79,16 +85,27 @@ def test_bomb_replay_memory_stays_bounded(tmp_path: Path) -> None:
             _flow(_bomb(), {"content-type": "application/json", "content-encoding": "gzip"})
         )
     env = {**os.environ, "SHEKARA_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen(
-        [SHEKARA, "replay", str(capture), "--db", f"sqlite:///{tmp_path / 'b.db'}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # Measured from a small launcher: a child forked straight from this (large) test
+    # process would count the parent's pages in its peak before exec.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PEAK_RSS,
+            SHEKARA,
+            "replay",
+            str(capture),
+            "--db",
+            f"sqlite:///{tmp_path / 'b.db'}",
+        ],
+        capture_output=True,
+        text=True,
         env=env,
+        timeout=240,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0
-    peak_mib = usage.ru_maxrss / 1024
+    assert proc.returncode == 0, proc.stderr
+    peak_kib = int(proc.stdout.split()[-1])
+    peak_mib = peak_kib / 1024
     # The interpreter, mitmproxy and the GeoIP reader take about 130 MiB; an inflated
     # bomb would add 1024.
     assert peak_mib < 400, f"peak RSS {peak_mib:.0f} MiB"
