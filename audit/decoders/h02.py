@@ -46,6 +46,24 @@ _COMMANDS: dict[str, str] = {
 _POSITION_TYPES = frozenset({"V1", "V2", "V5", "V6", "V8", "VI1", "V19"})
 
 
+def _v1_cell(cell: list[str]) -> dict[str, Any]:
+    """V1's ``mcc,mnc,lac,cid`` with hex area and cell (as traccar reads them).
+
+    Some 4G firmware writes the 28-bit E-UTRAN cell id first and the 16-bit
+    tracking area second: an "area" wider than 16 bits beside a "cell" that
+    fits in 16 is read in that order.
+    """
+    lac, cid = cell[2].strip(), cell[3].strip()
+    out: dict[str, Any] = {"mcc": int(cell[0]), "mnc": number(cell[1])}
+    try:
+        lac_n, cid_n = int(lac, 16), int(cid, 16)
+    except ValueError:
+        return out | {"lac": lac, "cell_id": cid}
+    if lac_n > 0xFFFF >= cid_n:
+        return out | {"lac": cid_n, "cell_id": lac_n, "order": "cell_id,tac (4G)"}
+    return out | {"lac": lac_n, "cell_id": cid_n}
+
+
 def looks_like(first: bytes) -> bool:
     """Whether a client's first bytes are an H02 text report (``*HQ,<digits>,V…``) or binary."""
     try:
@@ -251,12 +269,7 @@ def _report(fields: list[str], at: int) -> dict[str, Any]:
         tree["status"] = extra[0].strip().upper()
         cell = extra[1:5]
         if len(cell) == 4 and cell[0].strip().isdigit() and int(cell[0]) > 0:
-            tree["cell"] = {
-                "mcc": int(cell[0]),
-                "mnc": number(cell[1]),
-                "lac": cell[2].strip(),
-                "cell_id": cell[3].strip(),
-            }
+            tree["cell"] = _v1_cell(cell)
             extra = extra[5:]
         else:
             extra = extra[1:]

@@ -58,6 +58,10 @@ def crc16_arc(data: bytes) -> int:
     return crc
 
 
+#: Device ids are IMEIs or short unit names; anything else is not a Wialon login.
+_DEVICE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
+
+
 def looks_like(first: bytes) -> bool:
     """Whether a client's first bytes are a Wialon IPS packet (``#L#…``, ``#D#…``, ``#SD#…``)."""
     return bool(re.match(rb"#(?:L|SD|D|B|P)#", first[:5]))
@@ -154,6 +158,9 @@ class Stream(FramedStream):
             parts = parts[1:3]
         if not parts or not parts[0]:
             raise DecodeError("wialon: login without a device id")
+        if not _DEVICE_ID.fullmatch(parts[0]):
+            # Not a login at all (noise that happens to start with "#L#"): no credentials.
+            raise DecodeError(f"wialon: implausible device id {parts[0][:20]!r}")
         tree: dict[str, Any] = {"protocol_version": self._version} | device_ids(parts[0])
         password = parts[1] if len(parts) > 1 else ""
         # The password is a secret, not personal data: only whether one was sent.

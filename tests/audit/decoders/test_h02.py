@@ -63,7 +63,11 @@ def test_real_samples(sample: dict[str, object]) -> None:
     assert tree["position"]["lon"] == pytest.approx(expected["lon"], abs=1e-5)
     if "mcc" in expected:
         assert (tree["cell"]["mcc"], tree["cell"]["mnc"]) == (expected["mcc"], expected["mnc"])
-    assert categories(documents) == {Category.LOCATION}
+        # A 28-bit E-UTRAN cell id written before the 16-bit tracking area (4G firmware).
+        assert (tree["cell"]["lac"], tree["cell"]["cell_id"]) == (0x7752, 0xD18E105)
+        assert categories(documents) == {Category.LOCATION, Category.CELL_LOCATION}
+    else:
+        assert categories(documents) == {Category.LOCATION}
 
 
 def test_sample_precision_to_a_micro_degree() -> None:
@@ -77,7 +81,7 @@ def test_v1_with_imei_and_cell() -> None:
     assert doc.source == "h02.v1"
     assert doc.tree["imei"] == IMEI
     assert doc.tree["position"] == pytest.approx({"lat": 43.252057, "lon": 76.940535}, abs=1e-6)
-    assert doc.tree["cell"] == {"mcc": 401, "mnc": 1, "lac": "1a2b", "cell_id": "3c4d"}
+    assert doc.tree["cell"] == {"mcc": 401, "mnc": 1, "lac": 0x1A2B, "cell_id": 0x3C4D}
     assert doc.tree["time"] == "2017-05-24T08:30:15+00:00"
     assert categories([doc]) == {Category.IMEI, Category.LOCATION, Category.CELL_LOCATION}
 

@@ -242,3 +242,15 @@ VALID = [
 def test_mutated_frames_only_raise_decode_error(chunks: list[bytes]) -> None:
     survives(wialon.Stream, chunks)
     survives(lambda: wialon.Stream(from_client=False), chunks)
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [b"#L#some words, then; a semicolon\r\n", b"#L#*#;x\r\n", b"#L#" + b"9" * 41 + b";pw\r\n"],
+)
+def test_noise_after_the_login_marker_is_not_a_login(noise: bytes) -> None:
+    """Random text behind "#L#" must not become a login with credentials."""
+    stream = wialon.Stream()
+    assert stream.feed(noise) == []
+    [note] = stream.take_notes()
+    assert "implausible device id" in note.reason
