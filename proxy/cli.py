@@ -82,9 +82,18 @@ def print_table(rows: Sequence[tuple[str | None, str | None, str, int]], file=sy
         print("(no cross-border transfers observed)", file=file)
 
 
+def _check_proto(args: argparse.Namespace) -> None:
+    """Refuse bad .proto files before a run is opened for them."""
+    if args.proto:
+        from shekara.audit.decoders.protobuf import load_schemas
+
+        load_schemas(args.proto)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from shekara.proxy import pipeline, replay
 
+    _check_proto(args)
     status = EXIT_OK
     sinks = [_jsonl_sink] if args.format == "jsonl" else []
     for capture in args.captures:
@@ -127,6 +136,7 @@ def cmd_proxy(args: argparse.Namespace) -> int:
 
     from shekara.proxy import pipeline
 
+    _check_proto(args)
     home = shekara_home()
     ctx = pipeline.build(
         args.db,
@@ -314,7 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(e, RulesetError):
             print(f"shekara: invalid ruleset:\n{e}", file=sys.stderr)
             return EXIT_ERROR
-        if isinstance(e, OptionsError):
+        from shekara.audit.decoders.protobuf import SchemaError
+
+        if isinstance(e, OptionsError | SchemaError):
             print(f"shekara: {e}", file=sys.stderr)
             return EXIT_ERROR
         raise

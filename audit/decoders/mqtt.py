@@ -2,8 +2,17 @@
 
 Sans-IO: ``MqttStream.feed`` takes whatever bytes one TCP message carried (a packet
 may be split over several messages, one message may hold several packets) and returns
-Documents for CONNECT and PUBLISH. Versions 3.1 (``MQIsdp``/3), 3.1.1 (``MQTT``/4)
-and 5 (``MQTT``/5, properties skipped) are understood.
+Documents for CONNECT, SUBSCRIBE and PUBLISH (client to broker) or PUBLISH (broker to
+client, sources ``mqtt.down.…``). Versions 3.1 (``MQIsdp``/3), 3.1.1 (``MQTT``/4) and
+5 (``MQTT``/5; properties skipped except user properties) are understood.
+
+The broker-to-client direction never sees the CONNECT that names the version, so it
+learns the version from the CONNACK instead: a 3.1/3.1.1 CONNACK is exactly two bytes
+long, an MQTT 5 one adds a property block (remaining length > 2). Without a CONNACK
+(capture started mid-connection) the stream assumes 3.1.1.
+
+A broker-to-client PUBLISH on a command channel (see ``COMMAND_LEVELS``) gets a
+``command`` key, so the remote-control detector reports it.
 """
 
 from __future__ import annotations
@@ -20,12 +29,15 @@ from .tree import KeyValues, expand_embedded
 MAX_PACKET = 16 * 1024 * 1024
 
 CONNECT = 1
+CONNACK = 2
 PUBLISH = 3
+SUBSCRIBE = 8
 _PUBREL, _SUBSCRIBE, _UNSUBSCRIBE, _AUTH = 6, 8, 10, 15
 # Fixed-header flags every non-PUBLISH packet must carry (MQTT 3.1.1 section 2.2.2).
 _FIXED_FLAGS = {_PUBREL: 0b0010, _SUBSCRIBE: 0b0010, _UNSUBSCRIBE: 0b0010}
 _PROTOCOLS = {(b"MQTT", 4), (b"MQIsdp", 3), (b"MQTT", 5)}
 _TOPIC_ALIAS = 0x23
+_USER_PROPERTY = 0x26
 # Control characters that no text payload holds (tab, newlines and form feed allowed).
 _BINARY_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
@@ -38,6 +50,20 @@ _PROPERTY_TYPES = {
     0x22: _U16, 0x23: _U16, 0x24: _BYTE, 0x25: _BYTE, 0x26: _PAIR, 0x27: _U32,
     0x28: _BYTE, 0x29: _BYTE, 0x2A: _BYTE,
 }  # fmt: skip
+
+#: Topic level words (case-insensitive, whole words within a level split on ``-``, ``_``
+#: and ``.``) that mark a broker-to-client topic as a command channel.
+COMMAND_LEVELS = re.compile(
+    r"cmds?|commands?|control|ctrl|rpc|remote|ota|fota|upgrade|lock|unlock|immobili[sz]e"
+    r"|engine|request",
+    re.IGNORECASE,
+)
+_WORD_SPLIT = re.compile(r"[-_.]")
+#: Payload keys that name the command itself, preferred over the topic's last level.
+_COMMAND_KEYS = ("command", "cmd", "action", "method")
+# "ota" only as a word of its own ("quota" is not one); the others anywhere ("firmwareUrl").
+_OTA_WORDS = re.compile(r"(?<![a-z])f?ota(?![a-z])|upgrade|firmware", re.IGNORECASE)
+_URL = re.compile(r"\b(?:https?|ftps?)://", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +83,17 @@ class MqttStreamError(DecodeError):
 
 
 class MqttStream:
-    """One direction of one MQTT connection (normally client to broker).
+    """One direction of one MQTT connection: client to broker unless ``from_client=False``.
 
     After a framing error the stream is poisoned: the byte boundary of the next packet
     is unknown, so every later ``feed`` raises too.
     """
 
-    def __init__(self, *, max_packet: int = MAX_PACKET) -> None:
+    def __init__(self, *, from_client: bool = True, max_packet: int = MAX_PACKET) -> None:
+        self.from_client = from_client
         self.max_packet = max_packet
+        # Broker-to-client sources carry ".down." for the remote-control detector.
+        self._prefix = "mqtt" if from_client else "mqtt.down"
         self._buf = bytearray()
         self._error: DecodeError | None = None
         self._level: int | None = None
@@ -121,9 +150,29 @@ class MqttStream:
 
     def _decode(self, first: int, body: bytes) -> Document | None:
         kind = first >> 4
+        if not self.from_client:
+            if kind == CONNACK and self._level is None:
+                self._level = 5 if len(body) > 2 else 4
+            return None  # Only the broker's PUBLISH carries content worth auditing.
         if kind == CONNECT:
             return self._connect(body)
-        return None  # Acks, subscriptions and pings carry no payload worth auditing.
+        if kind == SUBSCRIBE:
+            return self._subscribe(body)
+        return None  # Acks, unsubscriptions and pings carry no payload worth auditing.
+
+    def _subscribe(self, body: bytes) -> Document | None:
+        """The topic filters a client subscribes to: ``vehicle/<VIN>/cmd`` names the car."""
+        r = _Reader(body, "SUBSCRIBE")
+        r.u16()  # packet id
+        if self._level == 5:
+            r.properties()
+        filters: list[str] = []
+        while not r.done():
+            filters.append(r.string())
+            r.byte()  # requested QoS (and MQTT 5 subscription options)
+        if not filters:
+            return None
+        return Document("mqtt.subscribe", KeyValues(topic=filters))
 
     def _connect(self, body: bytes) -> Document | None:
         r = _Reader(body, "CONNECT")
@@ -135,8 +184,9 @@ class MqttStream:
         if flags & 0x01:
             raise DecodeError("MQTT: CONNECT reserved flag set")
         r.u16()  # keep-alive
+        user: dict[str, Any] = {}
         if level == 5:
-            r.properties()
+            user = _user_properties(r.properties())
         self._level = level
         tree: dict[str, Any] = {"client_id": r.string()}
         notes: list[str] = []
@@ -155,6 +205,8 @@ class MqttStream:
             r.binary()  # The password is a secret, not personal data to record.
             tree["password_present"] = True
         r.end()
+        if user:
+            tree["user_properties"] = user
         for reason in notes:
             self._notes.append(Undecoded("mqtt.connect", reason))
         return self._document("mqtt.connect", KeyValues(tree))
@@ -163,25 +215,32 @@ class MqttStream:
         """A Document for the topic's levels, then the payload's Document if there is one.
 
         Topics often carry identifiers (``vehicle/<VIN>/telemetry``), and they
-        are sent even when the payload is empty or opaque.
+        are sent even when the payload is empty or opaque. MQTT 5 user properties
+        (often a VIN or a token) join the topic's Document as ``user_properties``.
         """
         # The topic is taken after _publish resolved an MQTT 5 alias: the packet itself may
         # carry an empty topic name.
-        topic, doc = self._publish(first, body)
-        out = [Document(f"mqtt.publish[{topic}]", KeyValues(topic=topic_levels(topic)))]
+        topic, user, doc = self._publish(first, body)
+        tree = KeyValues(topic=topic_levels(topic))
+        if user:
+            tree["user_properties"] = user
+        out = [Document(f"{self._prefix}.publish[{topic}]", tree)]
         if doc is not None:
             out.append(doc)
         return out
 
-    def _publish(self, first: int, body: bytes) -> tuple[str, Document | None]:
-        """The PUBLISH's topic (alias resolved) and its payload's Document, if any."""
+    def _publish(self, first: int, body: bytes) -> tuple[str, dict[str, Any], Document | None]:
+        """The PUBLISH's topic (alias resolved), user properties and payload's Document."""
         r = _Reader(body, "PUBLISH")
         topic = r.string()
         qos = (first >> 1) & 0x03
         if qos and r.u16() == 0:
             raise DecodeError("MQTT: PUBLISH with QoS > 0 has packet id 0")
+        user: dict[str, Any] = {}
         if self._level == 5:
-            alias = r.properties().get(_TOPIC_ALIAS)
+            props = r.properties()
+            user = _user_properties(props)
+            alias = props.get(_TOPIC_ALIAS)
             if alias is not None:
                 if topic:
                     self._aliases[alias] = topic
@@ -190,9 +249,18 @@ class MqttStream:
                 else:
                     raise DecodeError(f"MQTT: PUBLISH uses unknown topic alias {alias}")
         payload = r.rest()
-        source = f"mqtt.publish[{topic}]"
+        source = f"{self._prefix}.publish[{topic}]"
+        tree = self._payload_tree(source, payload)
+        if not self.from_client:
+            tree = command_tree(topic, tree)
+        if tree is None:
+            return topic, user, None
+        return topic, user, self._document(source, tree)
+
+    def _payload_tree(self, source: str, payload: bytes) -> Any:
+        """The payload as a tree (JSON, or KeyValues(payload=text)); None if empty/binary."""
         if not payload.strip():
-            return topic, None
+            return None
         tree = _json_payload(payload)
         if tree is None:
             text = _text(payload)
@@ -200,9 +268,9 @@ class MqttStream:
                 self._notes.append(
                     Undecoded(source, f"binary MQTT payload, {len(payload)} bytes, not decoded")
                 )
-                return topic, None
+                return None
             tree = KeyValues(payload=text)
-        return topic, self._document(source, tree)
+        return tree
 
     def _document(self, source: str, tree: Any) -> Document | None:
         # A hostile payload spoils only its own packet, not the stream's framing.
@@ -216,6 +284,79 @@ class MqttStream:
 def topic_levels(topic: str) -> list[str]:
     """A topic's levels, read as repeated values of one key: ``topic``, ``topic[1]``, …"""
     return topic.split("/")
+
+
+def is_command_topic(topic: str) -> bool:
+    """Whether a broker-to-client topic is a command channel (``COMMAND_LEVELS``)."""
+    return any(
+        COMMAND_LEVELS.fullmatch(word)
+        for level in topic_levels(topic)
+        for word in _WORD_SPLIT.split(level)
+    )
+
+
+def command_tree(topic: str, tree: Any) -> Any:
+    """``tree`` with the ``command`` key the remote-control detector reads, when it has one.
+
+    A broker-to-client PUBLISH is a command when its topic is a command channel or its
+    payload offers firmware by URL. The command is the payload's own ``command``/``cmd``/
+    ``action``/``method`` string, else the topic's last level that is not empty or a
+    number (``…/rpc/request/42`` gives ``request``). A JSON object gets the key in a
+    copy; anything else (text, a list, a number, nothing) is wrapped as
+    ``{"command": …, "payload": …}``. ``"ota": True`` marks a firmware offer: the
+    topic or payload names ota/fota/upgrade/firmware and the payload holds a URL.
+    Other trees are returned unchanged.
+    """
+    text = "" if tree is None else json.dumps(tree, ensure_ascii=False, default=str)
+    ota = bool(_URL.search(text)) and bool(_OTA_WORDS.search(topic) or _OTA_WORDS.search(text))
+    if not (ota or is_command_topic(topic)):
+        return tree
+    command = _payload_command(tree) or _last_level(topic)
+    if isinstance(tree, dict) and not isinstance(tree, KeyValues):
+        if "command" in tree and not isinstance(tree["command"], str):
+            out: dict[str, Any] = {"command": command, "payload": tree}  # keep what it held
+        else:
+            out = {**tree, "command": command}
+    else:
+        out = {"command": command}
+        if isinstance(tree, KeyValues):
+            out["payload"] = tree["payload"]
+        elif tree is not None:
+            out["payload"] = tree
+    if ota:
+        out["ota"] = True
+    return out
+
+
+def _payload_command(tree: Any) -> str | None:
+    if not isinstance(tree, dict) or isinstance(tree, KeyValues):
+        return None
+    lowered = {k.lower(): v for k, v in tree.items() if isinstance(k, str)}
+    for key in _COMMAND_KEYS:
+        value = lowered.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _last_level(topic: str) -> str:
+    for level in reversed(topic_levels(topic)):
+        if level and not level.isdigit():
+            return level
+    return topic or "publish"
+
+
+def _user_properties(props: dict[int, Any]) -> dict[str, Any]:
+    """MQTT 5 user properties as a dict; a repeated name keeps its values as a list."""
+    out: dict[str, Any] = {}
+    for name, value in props.get(_USER_PROPERTY, []):
+        if name not in out:
+            out[name] = value
+        elif isinstance(out[name], list):
+            out[name].append(value)
+        else:
+            out[name] = [out[name], value]
+    return out
 
 
 def looks_like_mqtt(first_bytes: bytes) -> bool:
@@ -319,7 +460,10 @@ class _Reader:
             raise DecodeError(f"MQTT: {self.packet} string is not UTF-8") from None
 
     def properties(self) -> dict[int, Any]:
-        """Read an MQTT 5 property block; keeps the last value of each single-valued id."""
+        """Read an MQTT 5 property block; keeps the last value of each single-valued id.
+
+        User properties (0x26) may repeat: they are all kept, as a list of pairs.
+        """
         end = self.varint() + self.pos
         if end > len(self.data):
             raise DecodeError(f"MQTT: {self.packet} properties overrun the packet")
@@ -329,7 +473,11 @@ class _Reader:
             kind = _PROPERTY_TYPES.get(ident)
             if kind is None:
                 raise DecodeError(f"MQTT: {self.packet} has unknown property {ident:#x}")
-            found[ident] = self._property(kind)
+            value = self._property(kind)
+            if ident == _USER_PROPERTY:
+                found.setdefault(ident, []).append(value)
+            else:
+                found[ident] = value
         if self.pos != end:
             raise DecodeError(f"MQTT: {self.packet} properties overrun their length")
         return found
@@ -348,6 +496,9 @@ class _Reader:
         if kind == _BINARY:
             return self.binary()
         return (self.string(), self.string())
+
+    def done(self) -> bool:
+        return self.pos >= len(self.data)
 
     def rest(self) -> bytes:
         chunk = self.data[self.pos :]

@@ -54,10 +54,6 @@ class StreamProtocol:
             return False
 
 
-def _mqtt(*, from_client: bool = True) -> Stream:
-    return MqttStream()
-
-
 def _module(m: object, downstream: bool = True) -> StreamProtocol:
     return StreamProtocol(
         m.NAME,  # type: ignore[attr-defined]
@@ -69,7 +65,7 @@ def _module(m: object, downstream: bool = True) -> StreamProtocol:
 
 
 PROTOCOLS: tuple[StreamProtocol, ...] = (
-    StreamProtocol("mqtt", frozenset({1883, 8883}), looks_like_mqtt, _mqtt, downstream=False),
+    StreamProtocol("mqtt", frozenset({1883, 8883}), looks_like_mqtt, MqttStream),
     _module(gbt32960),
     _module(jt808),
     _module(gt06),

@@ -14,7 +14,8 @@ DOWN = ".down."
 
 
 def is_downstream(source: str) -> bool:
-    return DOWN in source
+    # Only the source's own name counts, not an MQTT topic in brackets after it.
+    return DOWN in source.split("[", 1)[0]
 
 
 def detect_command(doc: Document, root: str) -> Hit | None:
@@ -26,7 +27,7 @@ def detect_command(doc: Document, root: str) -> Hit | None:
         return None
     path = "command" if root == "" else f"{root}.command"
     field = Field(f"{doc.source}:{path}", "command", command, doc.source)
-    evidence = f"{doc.source.split(DOWN)[0]} server command"
+    evidence = f"{doc.source.split(DOWN, 1)[0]} server command"
     if tree.get("ota"):
         evidence += " (over-the-air update)"
     return Hit(Category.REMOTE_CONTROL, field, command, evidence, Confidence.HIGH)

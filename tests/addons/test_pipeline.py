@@ -318,3 +318,27 @@ def test_bad_proto_file_is_an_option_error(pipe: Pipeline, tmp_path) -> None:  #
     bad.write_text("message {")
     with taddons.context(*pipe.addons) as tctx, pytest.raises(OptionsError, match=r"bad\.proto"):
         tctx.configure(pipe.addons[1], shekara_proto=[str(bad)])
+
+
+def test_mqtt_command_from_a_broker_abroad(pipe: Pipeline) -> None:
+    """Server-to-client MQTT: a PUBLISH on a command topic is remote control from abroad."""
+    connect = _packet(0x10, _mqtt_string("MQTT") + bytes([4, 0x02, 0, 60]) + _mqtt_string("c1"))
+    topic = f"vehicle/{VIN}/cmd"
+    subscribe = _packet(0x82, b"\x00\x01" + _mqtt_string(topic) + b"\x01")
+    command = _packet(0x32, _mqtt_string(topic) + b"\x00\x05" + b'{"cmd": "engine_stop"}')
+    f = tflow.ttcpflow()
+    f.server_conn.peername = ("114.114.114.114", 1883)
+    f.server_conn.address = ("mqtt.example-oem.cn", 1883)
+    f.server_conn.sni = None
+    f.messages = [
+        tcp.TCPMessage(True, connect + subscribe),
+        tcp.TCPMessage(False, b"\x20\x02\x00\x00" + b"\x90\x03\x00\x01\x01" + command[:9]),
+        tcp.TCPMessage(False, command[9:]),
+    ]
+    run(pipe, f)
+    got = {(s.finding.category.value, s.finding.field, s.finding.rule_id) for s in pipe.findings()}
+    masked = "vehicle/LSV************94/cmd"
+    assert ("vin", "mqtt.subscribe:topic", "KZ-XB-001") in got
+    assert ("remote_control", f"mqtt.down.publish[{masked}]:$.command", "KZ-RC-001") in got
+    rc = next(s.finding for s in pipe.findings() if s.finding.rule_id == "KZ-RC-001")
+    assert rc.preview == "engine_stop" and rc.destination.country == "CN" and rc.violation

@@ -265,3 +265,26 @@ def test_operator_geoip_setting_changes_the_country(tmp_path: Path) -> None:
     assert all(r["geo_source"] == "GeoLite2-City (newer.mmdb)" for r in moved)
     others = [r for r in rows if r["ip"] == "88.198.0.1"]
     assert others and all(r["geo_source"] == "GeoLite2-City (embedded)" for r in others)
+
+
+def test_bad_proto_refused_before_any_run(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.proto"
+    bad.write_text("message {")
+    db = tmp_path / "p.db"
+    proc = subprocess.run(
+        [
+            SHEKARA,
+            "replay",
+            str(CAPTURES / "sample.mitm"),
+            "--proto",
+            str(bad),
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SHEKARA_HOME": str(tmp_path)},
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "bad.proto" in proc.stderr
+    assert "Traceback" not in proc.stderr and not db.exists()

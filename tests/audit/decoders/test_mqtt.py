@@ -99,9 +99,10 @@ def _rows(docs: list[Document]) -> list[tuple[str, Any]]:
 def _is_topic(doc: Document) -> bool:
     # Payload trees are plain dicts/lists/scalars or KeyValues(payload=...), never this shape.
     return (
-        doc.source.startswith("mqtt.publish[")
+        doc.source.startswith(("mqtt.publish[", "mqtt.down.publish["))
         and isinstance(doc.tree, KeyValues)
-        and list(doc.tree) == ["topic"]
+        and list(doc.tree)[:1] == ["topic"]
+        and set(doc.tree) <= {"topic", "user_properties"}
     )
 
 
@@ -257,6 +258,7 @@ SESSION_ROWS = [
     ("mqtt.connect:client_id", "car-356938035643809"),
     ("mqtt.connect:username", "u"),
     ("mqtt.connect:password_present", True),
+    ("mqtt.subscribe:topic", "cmd/#"),
     *_topic_rows("vehicle/1/telemetry", ["vehicle", "1", "telemetry"]),
     ("mqtt.publish[vehicle/1/telemetry]:$.vin", "WBA00000000DEMO02"),
     ("mqtt.publish[vehicle/1/telemetry]:$.pos.lat", 43.238949),
@@ -439,3 +441,171 @@ def test_split_publish_gives_its_topic_document_once(payload: bytes) -> None:
     docs = [doc for i in range(len(packet)) for doc in stream.feed(packet[i : i + 1])]
     assert len(_topics(docs)) == 1
     assert _rows(_payloads(docs)) == payload_rows
+
+
+VIN = "LSVAU218XN2183294"
+
+
+def subscribe(filters: list[str], *, level: int = 4, options: int = 0x01) -> bytes:
+    body = (2).to_bytes(2, "big")
+    if level == 5:
+        body += _props(b"\x0b\x07")  # subscription identifier 7
+    body += b"".join(_str(f) + bytes([options]) for f in filters)
+    return _packet(0x82, body)
+
+
+@pytest.mark.parametrize("level, options", [(4, 0x01), (5, 0x01 | 0x04 | 0x08 | 0x20)])
+def test_subscribe_topic_filters(level: int, options: int) -> None:
+    filters = [f"vehicle/{VIN}/cmd", "fleet/+/status/#"]
+    docs = MqttStream().feed(
+        connect("c", level=level) + subscribe(filters, level=level, options=options)
+    )
+    assert _rows(docs)[1:] == [
+        ("mqtt.subscribe:topic", filters[0]),
+        ("mqtt.subscribe:topic[1]", filters[1]),
+    ]
+    assert isinstance(docs[1].tree, KeyValues)
+
+
+def test_subscribe_truncated_raises() -> None:
+    with pytest.raises(MqttStreamError, match="SUBSCRIBE truncated"):
+        MqttStream().feed(_packet(0x82, b"\x00\x01\x00\x09cmd"))
+
+
+def test_mqtt5_user_properties_in_connect_and_publish() -> None:
+    variable = _str("MQTT") + bytes([5, 0x02]) + (60).to_bytes(2, "big")
+    user = b"\x26" + _str("vin") + _str(VIN) + b"\x26" + _str("tag") + _str("a")
+    user += b"\x26" + _str("tag") + _str("b")
+    packet = _packet(0x10, variable + _props(user) + _str("c5"))
+    docs = MqttStream().feed(packet + publish("t/x", b'{"a": 1}', props=user))
+    assert docs[0].tree == {"client_id": "c5", "user_properties": {"vin": VIN, "tag": ["a", "b"]}}
+    assert docs[1].tree == {"topic": ["t", "x"], "user_properties": {"vin": VIN, "tag": ["a", "b"]}}
+    assert docs[2].tree == {"a": 1}
+
+
+CONNACK_311 = b"\x20\x02\x00\x00"
+CONNACK_5 = b"\x20\x03\x00\x00\x00"
+
+
+def _down(*packets: bytes) -> list[Document]:
+    return MqttStream(from_client=False).feed(b"".join(packets))
+
+
+def test_downstream_command_publish_is_a_remote_control() -> None:
+    from shekara.audit.detectors.scan import detect
+    from shekara.audit.model import Category
+
+    topic = f"vehicle/{VIN}/cmd"
+    docs = _down(CONNACK_311, publish(topic, b'{"cmd": "engine_stop", "seq": 4}', qos=1))
+    topic_doc, doc = docs
+    assert topic_doc.source == doc.source == f"mqtt.down.publish[{topic}]"
+    assert topic_doc.tree == {"topic": ["vehicle", VIN, "cmd"]}
+    assert doc.tree == {"cmd": "engine_stop", "seq": 4, "command": "engine_stop"}
+    hits = [h for h in detect(doc) if h.category is Category.REMOTE_CONTROL]
+    assert [(h.field.locator, h.canonical) for h in hits] == [
+        (f"mqtt.down.publish[{topic}]:$.command", "engine_stop")
+    ]
+    assert Category.VIN in {h.category for h in detect(topic_doc)}
+
+
+@pytest.mark.parametrize(
+    "topic, payload, tree",
+    [
+        ("v/1/status", b'{"cmd": "x"}', {"cmd": "x"}),  # not a command channel
+        ("v/1/telemetry", b"on", {"payload": "on"}),
+        ("v/1/cmd/unlock", b"", {"command": "unlock"}),
+        ("v/1/Remote-Control", b"LOCK", {"command": "Remote-Control", "payload": "LOCK"}),
+        (
+            "v1/devices/me/rpc/request/42",
+            b'{"method": "setGpio"}',
+            {"method": "setGpio", "command": "setGpio"},
+        ),
+        ("v/1/cmd", b"[1, 2]", {"command": "cmd", "payload": [1, 2]}),
+        ("v/1/cmd", b'{"command": {"n": 1}}', {"command": "cmd", "payload": {"command": {"n": 1}}}),
+        ("v/1/quota", b'{"url": "http://x/"}', {"url": "http://x/"}),
+        (
+            "v/1/notify",
+            b'{"firmwareUrl": "https://fw.example.cn/1.bin"}',
+            {"firmwareUrl": "https://fw.example.cn/1.bin", "command": "notify", "ota": True},
+        ),
+        (
+            "dev/9/fota",
+            b'{"url": "https://fw.example.cn/2.bin"}',
+            {"url": "https://fw.example.cn/2.bin", "command": "fota", "ota": True},
+        ),
+        ("dev/9/fota", b'{"v": 2}', {"v": 2, "command": "fota"}),
+    ],
+)
+def test_downstream_command_trees(topic: str, payload: bytes, tree: Any) -> None:
+    docs = _down(publish(topic, payload))
+    assert docs[0].tree == {"topic": topic_levels(topic)}
+    assert [doc.tree for doc in docs[1:]] == [tree]
+
+
+def test_downstream_binary_command_keeps_the_command() -> None:
+    stream = MqttStream(from_client=False)
+    _, doc = stream.feed(publish("car/V/ctrl/immobilise", b"\x00\xff\x01"))
+    assert doc.tree == {"command": "immobilise"}
+    assert [n.source for n in stream.take_notes()] == ["mqtt.down.publish[car/V/ctrl/immobilise]"]
+
+
+def test_downstream_learns_mqtt5_from_the_connack() -> None:
+    props = b"\x23\x00\x02"
+    docs = _down(
+        CONNACK_5,
+        publish("car/V/cmd", b'{"action": "lock"}', props=props),
+        publish("", b'{"action": "unlock"}', props=props),
+    )
+    assert [(d.source, d.tree.get("command")) for d in _payloads(docs)] == [
+        ("mqtt.down.publish[car/V/cmd]", "lock"),
+        ("mqtt.down.publish[car/V/cmd]", "unlock"),
+    ]
+
+
+def test_downstream_ignores_client_packets_and_mqtt5_without_connack_is_311() -> None:
+    # Client-only packets seen from the broker are no content; with no CONNACK seen the
+    # stream reads 3.1.1, so the byte after the topic is payload, not a property length.
+    assert _rows(_down(CONNACK_311, subscribe(["a/b"]), PINGREQ)) == []
+    docs = _down(publish("x/cmd", b"stop"))
+    assert docs[1].tree == {"command": "cmd", "payload": "stop"}
+
+
+def test_upstream_command_topic_gets_no_command() -> None:
+    (_, doc) = MqttStream().feed(publish(f"vehicle/{VIN}/cmd", b'{"cmd": "ack"}'))
+    assert doc.tree == {"cmd": "ack"}
+
+
+DOWN_SESSION = (
+    CONNACK_5
+    + _packet(0x90, (2).to_bytes(2, "big") + _props() + b"\x01")  # SUBACK
+    + publish(f"vehicle/{VIN}/cmd", b'{"cmd": "engine_stop"}', qos=1, props=b"")
+    + b"\xd0\x00"  # PINGRESP
+    + publish("vehicle/x/status", b'{"online": true}', props=b"")
+)
+DOWN_ROWS = [
+    *[
+        (f"mqtt.down.publish[vehicle/{VIN}/cmd]:topic" + (f"[{i}]" if i else ""), v)
+        for i, v in enumerate(["vehicle", VIN, "cmd"])
+    ],
+    (f"mqtt.down.publish[vehicle/{VIN}/cmd]:$.cmd", "engine_stop"),
+    (f"mqtt.down.publish[vehicle/{VIN}/cmd]:$.command", "engine_stop"),
+    ("mqtt.down.publish[vehicle/x/status]:topic", "vehicle"),
+    ("mqtt.down.publish[vehicle/x/status]:topic[1]", "x"),
+    ("mqtt.down.publish[vehicle/x/status]:topic[2]", "status"),
+    ("mqtt.down.publish[vehicle/x/status]:$.online", True),
+]
+
+
+@pytest.mark.parametrize("cut", range(1, len(DOWN_SESSION)))
+def test_downstream_split_at_every_byte_boundary(cut: int) -> None:
+    stream = MqttStream(from_client=False)
+    docs = stream.feed(DOWN_SESSION[:cut]) + stream.feed(DOWN_SESSION[cut:])
+    assert _rows(docs) == DOWN_ROWS
+
+
+def test_upstream_subscribe_split_at_every_byte_boundary() -> None:
+    data = connect("c", level=5) + subscribe([f"vehicle/{VIN}/cmd"], level=5)
+    for cut in range(1, len(data)):
+        stream = MqttStream()
+        docs = stream.feed(data[:cut]) + stream.feed(data[cut:])
+        assert _rows(docs)[-1] == ("mqtt.subscribe:topic", f"vehicle/{VIN}/cmd")

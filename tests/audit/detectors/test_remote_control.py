@@ -42,6 +42,7 @@ def test_commands_found(source: str, tree: dict, expected: tuple[str, str]) -> N
         ("jt808.down.0x8100", {"result": 0, "auth_code": "x"}),  # no command
         ("jt808.down.0x8105", {"command": ""}),
         ("jt808.down.0x8105", ["command"]),
+        ("mqtt.publish[fleet.down.link/cmd]", {"command": "x"}),  # ".down." in a topic only
     ],
 )
 def test_no_command(source: str, tree: object) -> None:
