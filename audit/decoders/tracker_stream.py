@@ -11,6 +11,7 @@ because these protocols write coordinates, dates and ids the same NMEA-like way.
 
 from __future__ import annotations
 
+import abc
 import logging
 import re
 from datetime import UTC, datetime
@@ -46,7 +47,7 @@ class TrackerStreamError(DecodeError):
         self.documents = documents
 
 
-class FramedStream:
+class FramedStream(abc.ABC):
     """One direction of one tracker connection: bytes in, Documents out.
 
     ``from_client`` says which way the bytes flow: device to server (True) or server to
@@ -94,16 +95,16 @@ class FramedStream:
         return notes
 
     # --- for subclasses ---------------------------------------------------------------
+    @abc.abstractmethod
     def _next_frame(self) -> bytes | None:
         """Cut the next complete frame off ``self._buf``; None until more bytes come.
 
         Raises DecodeError when the bytes cannot be the start of a frame.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _decode_frame(self, frame: bytes) -> list[Document]:
         """Documents for one frame; DecodeError for content that cannot be read (a note)."""
-        raise NotImplementedError
 
     def source(self, message: str) -> str:
         """``<name>.<message>`` from the device, ``<name>.down.<message>`` towards it."""
