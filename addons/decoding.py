@@ -25,11 +25,12 @@ from shekara.audit.decoders import (
     decode_path,
     decode_query,
     opaque,
+    ota,
     streams,
     teltonika,
 )
 from shekara.audit.decoders.protobuf import SchemaError, Schemas, load_schemas
-from shekara.audit.model import FlowAnalysis, Note
+from shekara.audit.model import Document, FlowAnalysis, Note
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,21 @@ def http_documents(
         _note(a, "request.body", f"undecodable: {e}")
         return
     _body_document(a, body, req.headers.get("content-type"), "request.body", schemas, req.path)
+
+
+def ota_document(a: FlowAnalysis, resp: http.Response, limit: int) -> None:
+    """A server's answer is read only for update instructions (a remote command)."""
+    ctype = resp.headers.get("content-type", "")
+    if "json" not in ctype or not resp.raw_content:
+        return
+    try:
+        body = decode_content(resp.raw_content, resp.headers.get("content-encoding"), limit=limit)
+        tree = decode_body(body, ctype, source="response.body").tree
+    except DecodeError:
+        return  # an unreadable answer is not evidence of anything sent by the device
+    command = ota.instruction(tree)
+    if command is not None:
+        a.documents.append(Document("http.down.response", command))
 
 
 def _body_document(
@@ -136,6 +152,13 @@ class Decoding:
 
     def response(self, f: http.HTTPFlow) -> None:
         self._http(f)
+        a = state.current(f)
+        if a is not None and f.response is not None:
+            try:
+                ota_document(a, f.response, self.body_limit)
+            except Exception as e:
+                log.exception("decoding the response of flow %s failed", f.id)
+                _note(a, "response", f"decoder error: {type(e).__name__}: {e}")
 
     def error(self, f: http.HTTPFlow) -> None:
         if f.response is None:

@@ -342,3 +342,22 @@ def test_mqtt_command_from_a_broker_abroad(pipe: Pipeline) -> None:
     assert ("remote_control", f"mqtt.down.publish[{masked}]:$.command", "KZ-RC-001") in got
     rc = next(s.finding for s in pipe.findings() if s.finding.rule_id == "KZ-RC-001")
     assert rc.preview == "engine_stop" and rc.destination.country == "CN" and rc.violation
+
+
+def test_ota_instruction_in_a_response_from_abroad(pipe: Pipeline) -> None:
+    """The head unit asks; the foreign server's answer tells it to install new firmware."""
+    f = http_flow(
+        "223.5.5.5", "fota.example-oem.cn", json.dumps({"vin": VIN}).encode(), path="/ota/check"
+    )
+    assert f.response is not None
+    f.response.headers["content-type"] = "application/json"
+    f.response.content = json.dumps(
+        {"update": {"firmware_url": "https://fota.example-oem.cn/hu/4.1.bin", "version": "4.1"}}
+    ).encode()
+    run(pipe, f)
+    assert summary(pipe) == {
+        ("vin", "request.body:$.vin", "CN", True),
+        ("remote_control", "http.down.response:$.command", "CN", True),
+    }
+    rc = next(s.finding for s in pipe.findings() if s.finding.category.value == "remote_control")
+    assert rc.rule_id == "KZ-RC-001" and rc.preview == "over-the-air update"
