@@ -20,6 +20,7 @@ from typing import Any
 from crc import Calculator, Crc16
 
 from ..model import Document
+from .byte_reader import ByteReader
 from .errors import DecodeError
 from .mqtt import Undecoded
 
@@ -234,7 +235,7 @@ def _alarm(r: _Reader) -> dict[str, Any]:
     out = _gps(r)
     lbs_length = r.byte()
     if lbs_length:
-        lbs = _Reader(r.take(lbs_length - 1), r.message)  # The length counts itself.
+        lbs = _Reader(r.take(lbs_length - 1), r.what)  # The length counts itself.
         out["cell"] = _cell(lbs)
     out.update(_status_block(r))
     return out
@@ -301,7 +302,7 @@ def _server_command(r: _Reader) -> dict[str, Any]:
     """0x80: a text command from the server (``RELAY,1#`` cuts fuel or power)."""
     size = r.byte()
     if size < 4:
-        raise DecodeError(f"GT06: {r.message} command length {size} is below 4")
+        raise DecodeError(f"GT06: {r.what} command length {size} is below 4")
     flag = r.u32()
     text = r.take(size - 4).decode("ascii", errors="replace")
     return {**describe_command(text), "server_flag": flag}
@@ -454,34 +455,8 @@ _DOWNSTREAM: dict[int, tuple[str, _Decoder]] = {
 }
 
 
-class _Reader:
-    """Bounds-checked reads over one message's content; running off the end is a DecodeError."""
+class _Reader(ByteReader):
+    """Bounds-checked reads over one message; running off the end is a DecodeError."""
 
-    __slots__ = ("data", "message", "pos")
-
-    def __init__(self, data: bytes, message: str):
-        self.data = data
-        self.message = message
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise DecodeError(f"GT06: {self.message} content truncated at byte {len(self.data)}")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def u32(self) -> int:
-        return int.from_bytes(self.take(4), "big")
-
-    def remaining(self) -> int:
-        return len(self.data) - self.pos
-
-    def rest(self) -> bytes:
-        return self.take(self.remaining())
+    protocol = "GT06"
+    __slots__ = ()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import Document
+from .byte_reader import ByteReader
 from .errors import DecodeError
 from .tree import KeyValues, expand_embedded
 
@@ -416,36 +417,16 @@ def _text(data: bytes) -> str | None:
     return None if _BINARY_CHARS.search(text) else text
 
 
-class _Reader:
+class _Reader(ByteReader):
     """Bounds-checked reads over one packet's body; running off the end is a DecodeError."""
 
-    __slots__ = ("data", "packet", "pos")
-
-    def __init__(self, data: bytes, packet: str):
-        self.data = data
-        self.packet = packet
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise DecodeError(f"MQTT: {self.packet} truncated at byte {len(self.data)}")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def u32(self) -> int:
-        return int.from_bytes(self.take(4), "big")
+    protocol = "MQTT"
+    __slots__ = ()
 
     def varint(self) -> int:
         value, end = _varint(self.data, self.pos)
         if end == 0:
-            raise DecodeError(f"MQTT: {self.packet} truncated at byte {len(self.data)}")
+            raise self.error(f"truncated at byte {len(self.data)}")
         self.pos = end
         return value
 
@@ -457,7 +438,7 @@ class _Reader:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise DecodeError(f"MQTT: {self.packet} string is not UTF-8") from None
+            raise self.error("string is not UTF-8") from None
 
     def properties(self) -> dict[int, Any]:
         """Read an MQTT 5 property block; keeps the last value of each single-valued id.
@@ -466,20 +447,20 @@ class _Reader:
         """
         end = self.varint() + self.pos
         if end > len(self.data):
-            raise DecodeError(f"MQTT: {self.packet} properties overrun the packet")
+            raise self.error("properties overrun the packet")
         found: dict[int, Any] = {}
         while self.pos < end:
             ident = self.varint()
             kind = _PROPERTY_TYPES.get(ident)
             if kind is None:
-                raise DecodeError(f"MQTT: {self.packet} has unknown property {ident:#x}")
+                raise self.error(f"has unknown property {ident:#x}")
             value = self._property(kind)
             if ident == _USER_PROPERTY:
                 found.setdefault(ident, []).append(value)
             else:
                 found[ident] = value
         if self.pos != end:
-            raise DecodeError(f"MQTT: {self.packet} properties overrun their length")
+            raise self.error("properties overrun their length")
         return found
 
     def _property(self, kind: int) -> Any:
@@ -496,16 +477,3 @@ class _Reader:
         if kind == _BINARY:
             return self.binary()
         return (self.string(), self.string())
-
-    def done(self) -> bool:
-        return self.pos >= len(self.data)
-
-    def rest(self) -> bytes:
-        chunk = self.data[self.pos :]
-        self.pos = len(self.data)
-        return chunk
-
-    def end(self) -> None:
-        if self.pos != len(self.data):
-            extra = len(self.data) - self.pos
-            raise DecodeError(f"MQTT: {self.packet} has {extra} unexpected trailing bytes")

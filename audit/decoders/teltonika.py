@@ -21,6 +21,7 @@ from crc import Calculator, Crc16
 from stdnum import luhn
 
 from ..model import Document
+from .byte_reader import ByteReader
 from .errors import DecodeError
 from .mqtt import Undecoded
 
@@ -504,45 +505,8 @@ def _iso(milliseconds: int) -> str | None:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _Reader:
+class _Reader(ByteReader):
     """Bounds-checked reads over one packet; running off the end is a DecodeError."""
 
-    __slots__ = ("data", "part", "pos")
-
-    def __init__(self, data: bytes, part: str):
-        self.data = data
-        self.part = part
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise DecodeError(f"Teltonika: {self.part} truncated at byte {len(self.data)}")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def i16(self) -> int:
-        return int.from_bytes(self.take(2), "big", signed=True)
-
-    def u32(self) -> int:
-        return int.from_bytes(self.take(4), "big")
-
-    def i32(self) -> int:
-        return int.from_bytes(self.take(4), "big", signed=True)
-
-    def u64(self) -> int:
-        return int.from_bytes(self.take(8), "big")
-
-    def rest(self) -> bytes:
-        return self.take(len(self.data) - self.pos)
-
-    def end(self) -> None:
-        if self.pos != len(self.data):
-            extra = len(self.data) - self.pos
-            raise DecodeError(f"Teltonika: {self.part} has {extra} unexpected trailing bytes")
+    protocol = "Teltonika"
+    __slots__ = ()
