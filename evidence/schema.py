@@ -49,6 +49,21 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
+# A vehicle under test, registered by the engineer who starts a session. Its VIN
+# is personal data: the store keeps the keyed hash and a masked preview only.
+vehicles = Table(
+    "vehicles",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("vin_hash", String(128), nullable=False),
+    Column("vin_preview", String(64), nullable=False),
+    Column("make", String(100)),
+    Column("model", String(100)),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("vin_hash"),
+    Index(None, "make", "model"),
+)
+
 runs = Table(
     "runs",
     metadata,
@@ -76,7 +91,12 @@ runs = Table(
     Column("raw_evidence_path", Text),
     Column("raw_evidence_sha256", String(64)),
     Column("raw_evidence_deleted_at", Float),
+    # A test session: which vehicle, which firmware, what the engineer did.
+    Column("vehicle_id", _Id, ForeignKey("vehicles.id", ondelete="SET NULL")),
+    Column("firmware", String(100)),
+    Column("scenario", Text),
     CheckConstraint(_in("kind", RUN_KINDS), name="kind"),
+    Index(None, "vehicle_id"),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),
 )
 
@@ -154,4 +174,15 @@ notes = Table(
     Column("dedup_key", String(64), nullable=False),
     UniqueConstraint("run_id", "dedup_key"),
     Index(None, "run_id"),
+)
+
+# What the engineer did, when: "navigation to Astana", "voice assistant on".
+markers = Table(
+    "markers",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("label", Text, nullable=False),
+    Index(None, "run_id", "at"),
 )
