@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -135,8 +136,10 @@ findings = Table(
     Column("legal_refs", JSON, nullable=False),
     # Position in the run's hash chain, and the chain itself.
     Column("seq", Integer),
-    Column("prev_hash", String(64)),
-    Column("record_hash", String(64)),
+    # The links as 32 raw bytes: half the size of hex, and measurably cheaper to
+    # insert; verify, exports and the API show them as hex.
+    Column("prev_hash", LargeBinary(32)),
+    Column("record_hash", LargeBinary(32)),
     # sha256 of (flow_id, field, category): the same hit seen again (a retried
     # batch, a re-read flow) is one finding. A hash, because ``field`` comes
     # from the traffic and may be long, and a PostgreSQL btree entry may not be.

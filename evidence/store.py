@@ -305,15 +305,17 @@ class FindingStore:
         if self.dialect == "sqlite":
             # SQLite has no row locks, and a deferred transaction reads before it
             # writes: two writers could both read the same head and fork the
-            # chain. Writing first takes the database's one writer lock now.
-            conn.execute(
-                update(runs).where(runs.c.id == run_id).values(chain_length=runs.c.chain_length)
+            # chain. Writing first takes the database's one writer lock now, and
+            # the same statement hands the row back.
+            stmt: Any = (
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(chain_length=runs.c.chain_length)
+                .returning(*runs.c)
             )
-        row = (
-            conn.execute(select(runs).where(runs.c.id == run_id).with_for_update())
-            .mappings()
-            .first()
-        )
+        else:
+            stmt = select(runs).where(runs.c.id == run_id).with_for_update()
+        row = conn.execute(stmt).mappings().first()
         if row is None:
             raise UnknownRunError(run_id)
         return row
@@ -346,7 +348,7 @@ class FindingStore:
         conn.execute(
             update(schema.runs)
             .where(schema.runs.c.id == run_id)
-            .values(chain_length=last["seq"], chain_head=last["record_hash"])
+            .values(chain_length=last["seq"], chain_head=last["record_hash"].hex())
         )
 
     @staticmethod
@@ -510,11 +512,12 @@ class FindingStore:
 
 def _chain_rows(rows: list[dict[str, Any]], length: int, head: str) -> list[dict[str, Any]]:
     """Number rows after ``length`` and link each to the one before, from ``head``."""
+    prev = bytes.fromhex(head)
     for row in rows:
         length += 1
         row["seq"] = length
-        row["prev_hash"] = head
-        head = row["record_hash"] = chain.record_hash(head, row, strict=True)
+        row["prev_hash"] = prev
+        prev = row["record_hash"] = chain.link(prev, row)
     return rows
 
 

@@ -30,7 +30,7 @@ faults.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,6 +361,36 @@ _FINDINGS_SQL = (
 )
 
 
+def hex_links(row: Row) -> dict[Any, Any]:
+    """A finding row with its links as hex, the form the chain and exports speak.
+
+    The store keeps them as 32 raw bytes. Anything else found there (text or a
+    number written with SQL, bytes of another length) keeps a form of its own
+    that matches no hash, so it is reported where it is.
+    """
+    out = dict(row)
+    for name in ("prev_hash", "record_hash"):
+        value = out.get(name)
+        if isinstance(value, memoryview):
+            value = value.tobytes()
+        if isinstance(value, bytes) and len(value) == 32:
+            out[name] = value.hex()
+        elif value is not None:
+            out[name] = f"<not a stored sha256: {value!r:.80}>"
+    return out
+
+
+def _finding_rows(
+    conn: Connection, run_id: int, *, stream: bool
+) -> Generator[dict[Any, Any], None, None]:
+    stmt = text(_FINDINGS_SQL)
+    if stream:
+        stmt = stmt.execution_options(yield_per=2000)
+    with conn.execute(stmt, {"run_id": run_id}).mappings() as result:
+        for row in result:
+            yield hex_links(row)
+
+
 def _state(run: Row) -> str:
     if run["closing_statement"] is None and run["signature"] is None:
         return "open" if run["status"] == "running" else "closed-unsigned"
@@ -395,16 +425,14 @@ def verify_run(
     else:
         recorded_length, recorded_head = run["chain_length"], _row_head(run, genesis)
     # Streamed: a run may hold millions of findings; all are loaded only to explain a fault.
-    stmt = text(_FINDINGS_SQL).execution_options(yield_per=2000)
-    rows = conn.execute(stmt, {"run_id": run_id}).mappings()
+    rows = _finding_rows(conn, run_id, stream=True)
     length, head, chain_fault = check_chain(
         run_id,
         _float(run["started_at"]),
         rows,
         recorded_length=recorded_length,
         recorded_head=recorded_head,
-        load_all=load_all
-        or (lambda: conn.execute(text(_FINDINGS_SQL), {"run_id": run_id}).mappings().all()),
+        load_all=load_all or (lambda: list(_finding_rows(conn, run_id, stream=False))),
     )
     rows.close()
     fault = chain_fault or fault or _unsigned(state, require_signed)
@@ -537,7 +565,7 @@ def export_run(store: FindingStore, run_id: int, out: IO[str]) -> int:
         }
         out.write(json.dumps(header, sort_keys=True) + "\n")
         n = 0
-        for finding in conn.execute(text(_FINDINGS_SQL), {"run_id": run_id}).mappings():
+        for finding in _finding_rows(conn, run_id, stream=True):
             out.write(json.dumps(_export_row(finding), sort_keys=True) + "\n")
             n += 1
     return n

@@ -142,3 +142,71 @@ def test_check_refuses_a_store_behind_head(store: FindingStore) -> None:
         conn.execute(text("DELETE FROM alembic_version"))
     with pytest.raises(StoreError, match="revision none"):
         store.check()
+
+
+def test_hex_links_of_an_older_store_become_bytes_and_still_verify(
+    store: FindingStore,
+) -> None:
+    """Revision 0008 stores the chain links as raw bytes; chains written before stay valid."""
+    import json
+
+    from sqlalchemy import insert, select, update
+
+    from shekara.evidence import chain, verify
+    from shekara.evidence.rows import finding_to_row
+
+    _run_on(store, "downgrade", "0002")
+    with store.engine.begin() as conn:
+        started = 1_700_000_000.5
+        store_run = conn.execute(
+            insert(schema.runs).values(
+                kind="replay",
+                started_at=started,
+                flows_read=0,
+                status="running",
+                chain_length=0,
+            )
+        ).inserted_primary_key
+        run_id = int(store_run[0])
+        prev = chain.genesis_hash(run_id, started)
+        hexes = []
+        for i in range(3):
+            row = finding_to_row(run_id, build_finding(flow_id=f"flow-{i}"))
+            row.update(seq=i + 1, prev_hash=prev)
+            row["record_hash"] = chain.record_hash(prev, row)
+            # Written as the older revision did: 64 hex digits in text columns.
+            conn.execute(
+                text(
+                    "INSERT INTO findings ("
+                    + ", ".join(row)
+                    + ") VALUES ("
+                    + ", ".join(f":{k}" for k in row)
+                    + ")"
+                ),
+                {
+                    k: (v if not isinstance(v, list | tuple) else json.dumps(v))
+                    for k, v in row.items()
+                },
+            )
+            prev = row["record_hash"]
+            hexes.append(prev)
+        conn.execute(
+            update(schema.runs)
+            .where(schema.runs.c.id == run_id)
+            .values(chain_length=3, chain_head=prev)
+        )
+    store.create_schema()
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            select(schema.findings.c.record_hash)
+            .where(schema.findings.c.run_id == run_id)
+            .order_by(schema.findings.c.seq)
+        ).scalars()
+        assert [bytes(v).hex() for v in stored] == hexes
+    (report,) = verify.verify_store(store, run_id)
+    assert report.ok, report.describe()
+    assert report.length == 3
+    _run_on(store, "downgrade", "0002")
+    with store.engine.connect() as conn:
+        back = conn.execute(text("SELECT record_hash FROM findings ORDER BY seq")).scalars().all()
+    assert back == hexes

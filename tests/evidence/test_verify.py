@@ -89,7 +89,15 @@ def _fill(
 
 def _rows(conn: Connection, run_id: int) -> list[dict[str, Any]]:
     result = conn.execute(select(F).where(F.c.run_id == run_id).order_by(F.c.seq))
-    return [dict(r) for r in result.mappings()]
+    return [verify.hex_links(r) for r in result.mappings()]
+
+
+def _db(values: dict[str, Any]) -> dict[str, Any]:
+    """Values to write with SQL: the store keeps the chain links as raw bytes."""
+    return {
+        k: bytes.fromhex(v) if k in ("prev_hash", "record_hash") and isinstance(v, str) else v
+        for k, v in values.items()
+    }
 
 
 def _report(store: FindingStore, run_id: int, **kw: Any) -> verify.RunReport:
@@ -308,7 +316,7 @@ def test_names_a_record_inserted_after_the_end(
 ) -> None:
     store, run_id, rows = signed
     forged = _forged_copy(rows[0], seq=9, prev=rows[-1]["record_hash"])
-    _exec(store, insert(F).values(**forged))
+    _exec(store, insert(F).values(**_db(forged)))
     fault = _fault(store, run_id)
     assert (fault.kind, fault.seq) == (verify.INSERTED, 9)
 
@@ -319,7 +327,9 @@ def test_names_a_record_inserted_in_the_middle(
     store, run_id, rows = signed
     with store.engine.begin() as conn:
         _shift(conn, run_id, from_seq=4, by=1)
-        conn.execute(insert(F).values(**_forged_copy(rows[1], seq=4, prev=rows[2]["record_hash"])))
+        conn.execute(
+            insert(F).values(**_db(_forged_copy(rows[1], seq=4, prev=rows[2]["record_hash"])))
+        )
     fault = _fault(store, run_id)
     assert (fault.kind, fault.seq) == (verify.INSERTED, 4)
 
@@ -465,7 +475,9 @@ def _rehash(conn: Connection, run_id: int) -> None:
         r["prev_hash"] = prev
         prev = chain.record_hash(prev, r)
         conn.execute(
-            update(F).where(F.c.id == r["id"]).values(prev_hash=r["prev_hash"], record_hash=prev)
+            update(F)
+            .where(F.c.id == r["id"])
+            .values(_db({"prev_hash": r["prev_hash"], "record_hash": prev}))
         )
     conn.execute(update(R).where(R.c.id == run_id).values(chain_length=len(rows), chain_head=prev))
 
@@ -544,14 +556,14 @@ def _tamper(conn: Connection, rng: random.Random, op: str, run_id: int, ctx: dic
     if op == "update":
         column = rng.choice(FINDING_COLUMNS)
         value = _new_value(rng, F, column, row[column], ctx)
-        conn.execute(by_id.values({column: value}))
+        conn.execute(by_id.values(_db({column: value})))
         return f"{column} of seq {row['seq']}: {row[column]!r} -> {value!r}"
     if op in ("update-rehash-own", "update-rehash-all"):
         column = rng.choice(CONTENT_COLUMNS)
         value = _new_value(rng, F, column, row[column], ctx)
         changed = {**row, column: value}
         own = chain.record_hash(row["prev_hash"], changed)
-        conn.execute(by_id.values({column: value, "record_hash": own}))
+        conn.execute(by_id.values(_db({column: value, "record_hash": own})))
         if op == "update-rehash-all":
             _rehash(conn, run_id)
         return f"{column} of seq {row['seq']} with fresh hashes ({op})"
@@ -586,7 +598,7 @@ def _tamper(conn: Connection, rng: random.Random, op: str, run_id: int, ctx: dic
         return f"swapped contents of seq {row['seq']} and {other['seq']}"
     if op in ("insert-append", "insert-append-fix-run"):
         forged = _forged_copy(row, seq=n + 1, prev=rows[-1]["record_hash"])
-        conn.execute(insert(F).values(**forged))
+        conn.execute(insert(F).values(**_db(forged)))
         if op == "insert-append-fix-run":
             conn.execute(
                 update(R)
@@ -602,12 +614,12 @@ def _tamper(conn: Connection, rng: random.Random, op: str, run_id: int, ctx: dic
             else chain.genesis_hash(run_id, ctx["started"][run_id])
         )
         _shift(conn, run_id, at, 1)
-        conn.execute(insert(F).values(**_forged_copy(other, seq=at, prev=prev)))
+        conn.execute(insert(F).values(**_db(_forged_copy(other, seq=at, prev=prev))))
         if op == "insert-middle-rehash":
             _rehash(conn, run_id)
         return f"forged record inserted at seq {at} ({op})"
     if op == "insert-unplaced":
-        conn.execute(insert(F).values(**_forged_copy(row, seq=None, prev=None)))
+        conn.execute(insert(F).values(**_db(_forged_copy(row, seq=None, prev=None))))
         return op
     if op == "delete-all":
         conn.execute(delete(F).where(F.c.run_id == run_id))
