@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from shekara import __version__
 from shekara.addons import Sink, pipeline
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
-from shekara.evidence import raw
+from shekara.evidence import raw, schema
 from shekara.evidence.spool import DEFAULT_MAX_BYTES, Spool, SpoolRuns
 from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
 from shekara.evidence.writer import SpooledWriter, StoreWriter
@@ -82,6 +84,27 @@ class Context:
                 self.locator.close()
 
 
+def _left_raw_evidence_sha256(store: FindingStore, run_id: int) -> str | None:
+    """The sha256 of the raw evidence a killed run left, as the file is now.
+
+    A killed writer may have left a last flow cut short; the hash still fixes
+    the file as it was when the run was sealed, which is what a later reader
+    must be able to check.
+    """
+    with store.engine.connect() as conn:
+        recorded = conn.execute(
+            select(schema.runs.c.raw_evidence_path).where(schema.runs.c.id == run_id)
+        ).scalar()
+    path = Path(recorded) if recorded else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return raw.sha256_file(path)
+    except OSError as exc:
+        log.error("raw evidence of run %d could not be read: %s", run_id, exc)
+        return None
+
+
 def close_interrupted_runs(store: FindingStore, runs: SpoolRuns, home: Path | None = None) -> None:
     """Close, as interrupted, the runs of earlier processes once their spooled records are in."""
     if not runs.interrupted:
@@ -95,6 +118,7 @@ def close_interrupted_runs(store: FindingStore, runs: SpoolRuns, home: Path | No
                 "interrupted",
                 "the proxy ended without closing the run (killed or crashed)",
                 key=key,
+                raw_evidence_sha256=_left_raw_evidence_sha256(store, run_id),
             )
         except (RunClosedError, UnknownRunError):
             pass
