@@ -1,4 +1,4 @@
-"""The analysis context of a live session: what a killed session leaves is sealed at the next start."""
+"""A live session's context: what a killed session leaves is sealed at the next start."""
 
 from __future__ import annotations
 
