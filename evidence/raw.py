@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 from sqlalchemy import update
@@ -20,7 +21,9 @@ from shekara.evidence.store import FindingStore
 def create_capture_file(folder: Path, run_id: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)
-    path = folder / f"run-{run_id}.mitm"
+    # A run opened while the store was down has a provisional negative id until then.
+    name = f"run-{run_id}" if run_id >= 0 else f"run-provisional{-run_id}-{time.time_ns()}"
+    path = folder / f"{name}.mitm"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
@@ -35,7 +38,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def record_path(store: FindingStore, run_id: int, path: Path) -> None:
+def record_path(store: FindingStore, run_id: int, path: Path | str) -> None:
     with store.engine.begin() as conn:
         conn.execute(
             update(schema.runs)

@@ -699,13 +699,74 @@ class SpoolRuns:
                     runs,
                 )
             runs = []
+        pending = meta.get("pending_runs", {}) if previous == self.database else {}
+        resolved = meta.get("resolved_runs", {}) if previous == self.database else {}
+        #: Provisional (negative) run id -> the run's facts, for runs opened while the
+        #: store was unreachable; created in the store when it answers.
+        self._pending: dict[int, dict[str, Any]] = {
+            int(k): v for k, v in pending.items() if isinstance(v, dict)
+        }
+        #: Provisional run id -> the id the store gave it.
+        self._resolved: dict[int, int] = {
+            int(k): int(v) for k, v in resolved.items() if isinstance(v, int)
+        }
         #: Runs of earlier processes that ended without closing them.
         self.interrupted: tuple[int, ...] = tuple(runs)
         self._open = list(runs)
         self._save()
 
     def _save(self) -> None:
-        self._spool.write_meta({"database": self.database, "open_runs": self._open})
+        self._spool.write_meta(
+            {
+                "database": self.database,
+                "open_runs": self._open,
+                "pending_runs": {str(k): v for k, v in self._pending.items()},
+                "resolved_runs": {str(k): v for k, v in self._resolved.items()},
+            }
+        )
+
+    def provisional(self, facts: dict[str, Any]) -> int:
+        """A negative run id for a run the store could not open yet; ``facts`` open it later.
+
+        ``facts`` are ``FindingStore.start_run`` keyword arguments (JSON values);
+        the run is opened with them, its own start time included, when its first
+        records are delivered.
+        """
+        with self._lock:
+            run_id = min([-1, *(k - 1 for k in self._pending), *(k - 1 for k in self._resolved)])
+            self._pending[run_id] = dict(facts)
+            self._open.append(run_id)
+            self._save()
+            return run_id
+
+    def update_pending(self, run_id: int, **facts: Any) -> bool:
+        """Add facts to a still provisional run; False when it is already in the store."""
+        with self._lock:
+            if run_id not in self._pending:
+                return False
+            self._pending[run_id].update(facts)
+            self._save()
+            return True
+
+    def pending_facts(self, run_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            facts = self._pending.get(run_id)
+            return dict(facts) if facts is not None else None
+
+    def resolved(self, run_id: int) -> int | None:
+        """The store's id of a run: itself when not provisional, None when not opened yet."""
+        if run_id >= 0:
+            return run_id
+        with self._lock:
+            return self._resolved.get(run_id)
+
+    def resolve(self, run_id: int, real_id: int) -> None:
+        """Record that the store opened provisional run ``run_id`` as ``real_id``."""
+        with self._lock:
+            self._pending.pop(run_id, None)
+            self._resolved[run_id] = real_id
+            self._open = [real_id if r == run_id else r for r in self._open]
+            self._save()
 
     def opened(self, run_id: int) -> None:
         with self._lock:
@@ -715,4 +776,7 @@ class SpoolRuns:
     def closed(self, run_ids: Sequence[int]) -> None:
         with self._lock:
             self._open = [r for r in self._open if r not in run_ids]
+            # A mapping is kept while records of its provisional id may still be spooled.
+            if not self._spool.pending:
+                self._resolved = {k: v for k, v in self._resolved.items() if v in self._open}
             self._save()

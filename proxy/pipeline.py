@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -15,9 +16,10 @@ from shekara.addons import Sink, pipeline
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
 from shekara.evidence import raw, schema
+from shekara.evidence.pending import PendingRuns
 from shekara.evidence.spool import DEFAULT_MAX_BYTES, Spool, SpoolRuns
 from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
-from shekara.evidence.writer import SpooledWriter, StoreWriter
+from shekara.evidence.writer import SpooledWriter, StoreWriter, is_transient
 from shekara.geo.locate import Locator
 from shekara.proxy.keys import hashing_key, station_key
 from shekara.rulesets.loader import Ruleset, load_ruleset
@@ -44,11 +46,32 @@ class Context:
     # The session's flows, when the operator keeps raw evidence.
     raw_evidence: Path | None = None
 
+    # Opens runs that started while the store was unreachable (live proxy only).
+    pending: PendingRuns | None = None
+
     def keep_flows(self, folder: Path) -> Path:
         """Create this run's private capture file and record where it is."""
         self.raw_evidence = raw.create_capture_file(folder, self.run_id)
-        raw.record_path(self.store, self.run_id, self.raw_evidence)
+        if self.spool_runs is None or not self.spool_runs.update_pending(
+            self.run_id, raw_evidence_path=str(self.raw_evidence)
+        ):
+            raw.record_path(self.store, self.store_run_id(), self.raw_evidence)
         return self.raw_evidence
+
+    def store_run_id(self) -> int:
+        """This run's id in the store; a provisional run is opened there first."""
+        if self.pending is None or self.run_id >= 0:
+            return self.run_id
+        return self.pending.real_id(self.run_id)
+
+    def _closable_run_id(self) -> int | None:
+        try:
+            return self.store_run_id()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.error("run %d cannot be opened in the store yet: %s", self.run_id, exc)
+            return None
 
     def _raw_sha256(self) -> str | None:
         if self.raw_evidence is None or not self.raw_evidence.exists():
@@ -61,17 +84,18 @@ class Context:
             stored_all = self.writer.close()
         finally:
             try:
-                if self.spool_runs is None or stored_all:
+                run_id = self._closable_run_id() if self.spool_runs is None or stored_all else None
+                if run_id is not None:
                     self.store.finish_run(
-                        self.run_id,
+                        run_id,
                         flows_read,
                         status,
                         error,
                         key=self.signing_key,
                         raw_evidence_sha256=self._raw_sha256(),
                     )
-                if self.spool_runs is not None and stored_all:
-                    self.spool_runs.closed([self.run_id])
+                if self.spool_runs is not None and run_id is not None:
+                    self.spool_runs.closed([run_id])
                 elif self.spool_runs is not None:
                     # Its chain is not complete yet: the next start delivers the rest, then
                     # closes the run as interrupted.
@@ -106,11 +130,19 @@ def _left_raw_evidence_sha256(store: FindingStore, run_id: int) -> str | None:
 
 
 def close_interrupted_runs(store: FindingStore, runs: SpoolRuns, home: Path | None = None) -> None:
-    """Close, as interrupted, the runs of earlier processes once their spooled records are in."""
+    """Close, as interrupted, the runs of earlier processes once their spooled records are in.
+
+    A run that an earlier process could only open provisionally (the store was
+    down) and that spooled nothing is opened now, so the session is on record.
+    """
     if not runs.interrupted:
         return
     key = station_key(home)
-    for run_id in runs.interrupted:
+    pending = PendingRuns(store, runs)
+    closed: list[int] = []
+    for provisional_or_real in runs.interrupted:
+        run_id = pending.real_id(provisional_or_real)
+        closed.append(run_id)
         try:
             store.finish_run(
                 run_id,
@@ -124,7 +156,7 @@ def close_interrupted_runs(store: FindingStore, runs: SpoolRuns, home: Path | No
             pass
         else:
             log.warning("run %d of an earlier proxy process closed as interrupted", run_id)
-    runs.closed(runs.interrupted)
+    runs.closed([*runs.interrupted, *closed])
 
 
 def build(
@@ -154,29 +186,48 @@ def build(
     # Taken first: a second proxy on the same spool must fail before it opens a run.
     spool = Spool(spool_dir, max_bytes=spool_max_bytes) if spool_dir is not None else None
     store = FindingStore(db_url)
+    facts: dict[str, Any] = {
+        "kind": kind,
+        "capture": capture,
+        "capture_sha256": capture_sha256,
+        "ruleset_name": ruleset.header.name,
+        "ruleset_version": f"{ruleset.header.version}+{ruleset.digest}",
+        "geo_sources": locator.describe(),
+        "tool_version": __version__,
+        "started_at": time.time(),
+    }
     try:
-        store.create_schema()
         # Named without its password, which may change while the database stays the same.
         target = store.url.render_as_string(hide_password=True)
         spool_runs = SpoolRuns(spool, target) if spool is not None else None
+        try:
+            store.create_schema()
+            run_id = store.start_run(**facts)
+        except Exception as exc:
+            if spool_runs is None or not is_transient(exc):
+                raise
+            # The device's traffic must flow now; the run is opened when the store answers.
+            run_id = spool_runs.provisional(facts)
+            log.error(
+                "the findings store is unreachable (%s); run %d is opened there when it "
+                "answers, findings are spooled to %s meanwhile",
+                exc,
+                run_id,
+                spool_dir,
+            )
+        else:
+            if spool_runs is not None:
+                spool_runs.opened(run_id)
     except BaseException:
         if spool is not None:
             spool.close()
         raise
-    run_id = store.start_run(
-        kind,
-        capture=capture,
-        capture_sha256=capture_sha256,
-        ruleset_name=ruleset.header.name,
-        ruleset_version=f"{ruleset.header.version}+{ruleset.digest}",
-        geo_sources=locator.describe(),
-        tool_version=__version__,
-    )
     writer: StoreWriter | SpooledWriter
+    pending = None
     if spool is not None and spool_runs is not None:
-        spool_runs.opened(run_id)
+        pending = PendingRuns(store, spool_runs)
         writer = SpooledWriter(
-            store,
+            pending,
             spool,
             status_path=status_path,
             after_recovery=lambda: close_interrupted_runs(store, spool_runs, home),
@@ -185,5 +236,15 @@ def build(
         writer = StoreWriter(store)
     addons = pipeline(locator, judge, writer, run_id, sinks)
     return Context(
-        store, writer, locator, ruleset, judge, run_id, addons, spool, spool_runs, signing_key
+        store,
+        writer,
+        locator,
+        ruleset,
+        judge,
+        run_id,
+        addons,
+        spool,
+        spool_runs,
+        signing_key,
+        pending=pending,
     )

@@ -137,3 +137,59 @@ def test_postgresql_outage_loses_and_doubles_nothing(tmp_path: Path, cluster: Cl
     assert final["state"] == "stopped" and final["spool_records"] == 0
     result = verify(cluster.url, home)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_proxy_starts_and_serves_while_postgresql_is_down(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """A station switched on during an outage: traffic flows, the run is opened later."""
+    home = tmp_path / "home"
+    proxy = Proxy(home, cluster.url, free_port())
+    cluster.stop()
+    with Upstream() as upstream:
+        proxy.start()
+        traffic = Traffic(proxy.port, upstream.port, threads=2).start()
+        try:
+            _wait(lambda: len(traffic.acked) >= 100, 60, "traffic with the store down")
+            status = _status(proxy.status)
+            assert status.get("store") == "down" and status["spool_records"] > 0
+            cluster.start()
+            _wait(lambda: _status(proxy.status).get("store") == "ok", 60, "store back")
+            after = len(traffic.acked)
+            _wait(lambda: len(traffic.acked) >= after + 50, 30, "traffic after it")
+        finally:
+            traffic.stop()
+        assert proxy.stop() == 0, proxy.tail()
+
+    assert traffic.failed == []
+    assert "unreachable" in proxy.log.read_text()
+    check_exactly_once(home, cluster.url, traffic.acked)
+    assert run_statuses(cluster.url) == {"completed": 1}
+    result = verify(cluster.url, home)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_session_started_in_an_outage_and_killed_is_sealed_later(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """Killed before the store ever answered: the next start opens, fills and closes its run."""
+    home = tmp_path / "home"
+    proxy = Proxy(home, cluster.url, free_port())
+    cluster.stop()
+    with Upstream() as upstream:
+        proxy.start()
+        traffic = Traffic(proxy.port, upstream.port, threads=2).start()
+        try:
+            _wait(lambda: len(traffic.acked) >= 60, 60, "traffic with the store down")
+        finally:
+            traffic.stop()
+        proxy.kill()
+        cluster.start()
+        proxy.start()
+        _wait(lambda: _status(proxy.status).get("spool_records") == 0, 60, "spool drained")
+        assert proxy.stop() == 0, proxy.tail()
+
+    check_exactly_once(home, cluster.url, traffic.acked)
+    assert run_statuses(cluster.url) == {"interrupted": 1, "completed": 1}
+    result = verify(cluster.url, home)
+    assert result.returncode == 0, result.stdout + result.stderr
