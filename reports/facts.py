@@ -288,7 +288,9 @@ def _transfers(conn: Connection, run_id: int) -> tuple[TransferGroup, ...]:
         )
         for r in conn.execute(stmt)
     ]
-    groups.sort(key=lambda g: (_severity_rank(g.severity), -g.findings, g.category, g.country or ""))
+    groups.sort(
+        key=lambda g: (_severity_rank(g.severity), -g.findings, g.category, g.country or "")
+    )
     return tuple(groups)
 
 
@@ -355,7 +357,7 @@ def _notes(conn: Connection, run_id: int) -> tuple[int, int, int, tuple[NoteExam
 
 
 def _evidence(conn: Connection, run_id: int, limit: int) -> tuple[tuple[EvidenceRow, ...], int]:
-    """The reported findings (transfers abroad, remote control) in chain order, at most ``limit``."""
+    """Reported findings (transfers abroad, remote control) in chain order, ``limit`` at most."""
     f = schema.findings.c
     reported = (f.violation == True) | (f.category == REMOTE_CONTROL)  # noqa: E712
     total = conn.execute(

@@ -27,6 +27,7 @@ from shekara.rulesets.loader import load_ruleset
 
 DOMAIN = "shekara"
 
+
 def N_(message: str) -> str:
     """Marks a message for the catalogs that is translated later, where it is shown."""
     return message

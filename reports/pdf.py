@@ -2,8 +2,8 @@
 
 fpdf2 is pure Python and needs no system library, no network and no font
 installed on the machine: the TrueType fonts are embedded (subset) in every
-PDF, with their Unicode map, so Cyrillic and the Kazakh letters (ә ғ қ ң ө ұ ү
-һ і) print, and the text can be searched and extracted.
+PDF, with their Unicode map, so Cyrillic with the nine Kazakh letters Russian
+lacks prints, and the text can be searched and extracted.
 """
 
 from __future__ import annotations
