@@ -9,6 +9,8 @@ lacks prints, and the text can be searched and extracted.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +18,15 @@ from fpdf import FPDF
 from fpdf.enums import Align, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 
-from shekara.reports.document import Bullets, Commands, Document, Fields, Paragraph, Table
+from shekara.reports.document import (
+    Bullets,
+    Commands,
+    Document,
+    Fields,
+    Paragraph,
+    Section,
+    Table,
+)
 
 SANS = "DejaVuSans"
 MONO = "DejaVuSansMono"
@@ -27,6 +37,50 @@ FONT_FILES = {
 }
 BODY_PT = 9.5
 SMALL_PT = 7.5
+
+
+@lru_cache(maxsize=1)
+def _covered() -> frozenset[int]:
+    """The code points every shipped font draws."""
+    from fontTools.ttLib import TTFont
+
+    folder = resources.files("shekara.reports") / "fonts"
+    sets = []
+    for name in FONT_FILES.values():
+        with resources.as_file(folder / name) as path:
+            sets.append(set(TTFont(str(path), lazy=True).getBestCmap()))
+    return frozenset(set.intersection(*sets) | {ord("\n")})
+
+
+def printable(text: str) -> str:
+    """Characters the fonts lack (a CJK host name, an emoji) as <U+XXXX>, not silently dropped."""
+    covered = _covered()
+    if all(ord(ch) in covered for ch in text):
+        return text
+    return "".join(ch if ord(ch) in covered else f"<U+{ord(ch):04X}>" for ch in text)
+
+
+def _printable_section(section: Section) -> Section:
+    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = []
+    for b in section.blocks:
+        if isinstance(b, Paragraph):
+            blocks.append(replace(b, text=printable(b.text)))
+        elif isinstance(b, Fields):
+            rows = tuple((printable(k), printable(v), mono) for k, v, mono in b.rows)
+            blocks.append(replace(b, rows=rows))
+        elif isinstance(b, Table):
+            blocks.append(
+                replace(
+                    b,
+                    header=tuple(printable(h) for h in b.header),
+                    rows=tuple(tuple(printable(c) for c in row) for row in b.rows),
+                )
+            )
+        elif isinstance(b, Bullets):
+            blocks.append(replace(b, items=tuple(printable(i) for i in b.items)))
+        else:
+            blocks.append(replace(b, lines=tuple(printable(line) for line in b.lines)))
+    return Section(printable(section.title), tuple(blocks))
 
 
 class _Pdf(FPDF):
@@ -109,6 +163,13 @@ def _commands(pdf: FPDF, block: Commands) -> None:
 
 def render(document: Document) -> bytes:
     """The PDF bytes of the document (A4, fonts embedded)."""
+    document = replace(
+        document,
+        title=printable(document.title),
+        subtitle=printable(document.subtitle),
+        footer=printable(document.footer),
+        sections=tuple(_printable_section(s) for s in document.sections),
+    )
     pdf = _Pdf(orientation="portrait", unit="mm", format="A4")
     pdf.footer_text = document.footer
     pdf.set_title(f"{document.title} · {document.subtitle}")

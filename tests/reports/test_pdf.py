@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+from shekara.audit.model import Destination
 from shekara.evidence.store import FindingStore
 from shekara.reports import render_session_report
 
-from .conftest import KAZAKH_LETTERS
+from ..evidence.conftest import build_finding
+from .conftest import KAZAKH_LETTERS, describe_session
 
 # As the ruleset's references (94-V Art. 16, Art. 12(2), Art. 16(5), Art. 7(12), Art. 11(3))
 # are cited in each language, and the countries of the sample capture's servers.
@@ -71,3 +75,30 @@ def test_kazakh_pdf_embeds_its_font_and_metadata(sample_session: tuple[FindingSt
     assert reader.metadata is not None and reader.metadata.title is not None
     assert "сеанс туралы есеп" in reader.metadata.title
     assert reader.trailer["/Root"]["/Lang"] == "kk"
+
+
+def test_characters_the_fonts_lack_are_shown_as_code_points(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FindingStore(f"sqlite:///{tmp_path / 'store.db'}")
+    store.create_schema()
+    run_id = store.start_run("proxy")
+    host = "例子.中国"
+    destination = Destination(host=host, ip="203.0.113.5", port=443, country="CN")
+    store.add(run_id, [build_finding(destination=destination, rule_id="KZ-XB-001")])
+    describe_session(
+        store,
+        run_id,
+        make="Car \U0001f697",
+        model="X",
+        vin_preview="L*",
+        firmware="1",
+        scenario="s",
+    )
+    with caplog.at_level(logging.WARNING):
+        text = pdf_text(render_session_report(store, run_id, "kk", "pdf"))
+    store.dispose()
+    # A narrow table column may wrap it: compare without the white space.
+    assert "<U+4F8B><U+5B50>.<U+4E2D><U+56FD>" in text.replace(" ", "")
+    assert "Car <U+1F697> X" in text
+    assert not [r for r in caplog.records if "missing" in r.getMessage()]
