@@ -7,7 +7,7 @@ the same thing in the same words; neither holds any wording of its own.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from shekara import __version__
@@ -68,7 +68,6 @@ class Document:
     subtitle: str
     sections: tuple[Section, ...]
     footer: str
-    meta: dict[str, str] = field(default_factory=dict)
 
 
 def build(facts: SessionFacts, lang: Language, generated_at: float | None = None) -> Document:
@@ -95,7 +94,6 @@ def build(facts: SessionFacts, lang: Language, generated_at: float | None = None
             version=__version__,
             time=lang.time(now),
         ),
-        meta={"session": str(s.id)},
     )
 
 
@@ -265,10 +263,17 @@ def _transfers_section(facts: SessionFacts, lang: Language) -> Section:
             category = f"{category}\n({data_class})"
         cited.update(dict.fromkeys(g.legal_refs))
         refs = "\n".join(lang.reference(r) for r in g.legal_refs) or _("none cited")
+        country = lang.country(g.country)
+        if g.low_confidence:
+            country += "\n" + lang.ngettext(
+                "(%(n)s on a low-confidence geolocation)",
+                "(%(n)s on a low-confidence geolocation)",
+                g.low_confidence,
+            )
         rows.append(
             (
                 category,
-                lang.country(g.country),
+                country,
                 lang.severity(g.severity),
                 lang.number(g.findings),
                 lang.number(g.flows),

@@ -93,7 +93,7 @@ class TransferGroup:
     rule_id: str
     findings: int
     flows: int
-    hosts: int
+    # Of the findings, those placed by a low-confidence geolocation.
     low_confidence: int
     legal_refs: tuple[str, ...]
 
@@ -268,7 +268,6 @@ def _transfers(conn: Connection, run_id: int) -> tuple[TransferGroup, ...]:
             f.rule_id,
             n,
             func.count(distinct(f.flow_id)).label("flows"),
-            func.count(distinct(f.host)).label("hosts"),
             func.sum(case((f.geo_confidence == "low", 1), else_=0)).label("low"),
         )
         .where(f.run_id == run_id, f.violation == True, f.category != REMOTE_CONTROL)  # noqa: E712
@@ -282,7 +281,6 @@ def _transfers(conn: Connection, run_id: int) -> tuple[TransferGroup, ...]:
             rule_id=clean(r.rule_id),
             findings=int(r.n),
             flows=int(r.flows),
-            hosts=int(r.hosts),
             low_confidence=int(r.low or 0),
             legal_refs=refs.get(r.rule_id, ()),
         )

@@ -141,6 +141,7 @@ def test_remote_control_and_caveats_are_apart(store: FindingStore) -> None:
     transfers = text.split("Cross-border transfers by category and country")[1]
     transfers, remote = transfers.split("Remote-control commands", 1)
     assert "remote control command" not in transfers
+    assert "China (CN)\n(1 on a low-confidence geolocation)" in transfers
     assert "KZ-RC-001" in remote and "KZ-RC-001" not in transfers
     caveats = text.split("What could not be seen")[1]
     assert "1 finding went to a server whose country could not be established (1 host)" in caveats
