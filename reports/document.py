@@ -55,10 +55,13 @@ class Commands:
     lines: tuple[str, ...]
 
 
+type Block = Paragraph | Fields | Table | Bullets | Commands
+
+
 @dataclass(frozen=True, slots=True)
 class Section:
     title: str
-    blocks: tuple[Paragraph | Fields | Table | Bullets | Commands, ...]
+    blocks: tuple[Block, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +165,7 @@ def _session_section(facts: SessionFacts, lang: Language) -> Section:
         ),
         (_("Station key"), _station(s.station_key, lang), True),
     ]
-    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = [Fields(tuple(rows))]
+    blocks: list[Block] = [Fields(tuple(rows))]
     if facts.markers:
         blocks.append(Paragraph(_("What the engineer marked during the session:")))
         blocks.append(
@@ -196,7 +199,7 @@ def _station(key: str | None, lang: Language) -> str:
 
 def _summary_section(facts: SessionFacts, lang: Language) -> Section:
     _ = lang.gettext
-    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = []
+    blocks: list[Block] = []
     if facts.transfers:
         countries = sorted({g.country or "" for g in facts.transfers})
         categories = {g.category for g in facts.transfers}
@@ -295,7 +298,7 @@ def _transfers_section(facts: SessionFacts, lang: Language) -> Section:
         widths=(3.2, 2, 1.7, 1.5, 1.3, 1.9, 2.6),
         small=True,
     )
-    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = [table]
+    blocks: list[Block] = [table]
     if cited:
         blocks.append(Paragraph(_("The articles cited, as the ruleset summarises them:")))
         blocks.append(
@@ -321,7 +324,7 @@ def _remote_section(facts: SessionFacts, lang: Language) -> Section:
         )
         for g in facts.remote
     )
-    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = [
+    blocks: list[Block] = [
         Paragraph(
             _(
                 "Commands a server sent to the vehicle (cut fuel or power, immobilise, reset, "
@@ -373,7 +376,7 @@ def _coverage_section(coverage: Coverage | None, lang: Language) -> Section:
             False,
         ),
     ]
-    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = [Fields(tuple(rows))]
+    blocks: list[Block] = [Fields(tuple(rows))]
     if coverage.reasons:
         blocks.append(
             Table(
@@ -474,7 +477,7 @@ def _caveats_section(facts: SessionFacts, lang: Language) -> Section:
             "8(4)) cannot be seen in traffic and is not assessed."
         )
     )
-    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = [Bullets(tuple(items))]
+    blocks: list[Block] = [Bullets(tuple(items))]
     if facts.note_examples:
         blocks.append(Paragraph(_("Parts that could not be read, first of them:")))
         blocks.append(
@@ -511,7 +514,7 @@ def _evidence_section(facts: SessionFacts, lang: Language) -> Section:
     if s.raw_evidence_sha256:
         fields.append((_("Raw evidence SHA-256"), s.raw_evidence_sha256, True))
     export = f"run{s.id}.chain.jsonl"
-    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = [
+    blocks: list[Block] = [
         Fields(tuple(fields)),
         Paragraph(
             _(

@@ -19,6 +19,7 @@ from fpdf.enums import Align, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 
 from shekara.reports.document import (
+    Block,
     Bullets,
     Commands,
     Document,
@@ -61,7 +62,7 @@ def printable(text: str) -> str:
 
 
 def _printable_section(section: Section) -> Section:
-    blocks: list[Paragraph | Fields | Table | Bullets | Commands] = []
+    blocks: list[Block] = []
     for b in section.blocks:
         if isinstance(b, Paragraph):
             blocks.append(replace(b, text=printable(b.text)))
