@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$ROOT"
 TREE="$ROOT/build/typecheck/shekara"
 mkdir -p "$TREE"
-for pkg in audit addons geo evidence proxy api rulesets; do
+for pkg in audit addons geo evidence proxy api rulesets reports; do
     ln -sfn "../../../$pkg" "$TREE/$pkg"
 done
 ln -sfn "../../../shekara/__init__.py" "$TREE/__init__.py"
