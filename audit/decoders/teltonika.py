@@ -3,8 +3,8 @@
 No maintained pure-Python Teltonika parser exists on PyPI, so packets are sliced by hand
 with ``int.from_bytes``. Layouts follow shared/reference/protocols.md section 3.2 and
 Teltonika's "Data Sending Protocols" and AVL ID list (traccar's decoder consulted for the
-variants; no code taken). The checksum is CRC-16/IBM (ARC), computed by the ``crc``
-library's predefined ``Crc16.IBM`` configuration.
+variants; no code taken). The checksum is CRC-16/IBM (catalogued as CRC-16/ARC), computed
+by ``fastcrc``'s table-driven native implementation.
 
 TCP, device to server: ``00 0F`` + 15 ASCII digits (the IMEI), then AVL packets
 ``00000000 | data length(4) | codec | N1 | records | N2 | CRC(4)``; the CRC covers codec
@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crc import Calculator, Crc16
+from fastcrc import crc16
 from stdnum import luhn
 
 from ..model import Document
@@ -37,7 +37,6 @@ CODEC_14 = 0x0E
 AVL_CODECS = frozenset({CODEC_8, CODEC_8E, CODEC_16})
 COMMAND_CODECS = frozenset({CODEC_12, CODEC_13, CODEC_14})
 
-_CRC = Calculator(Crc16.IBM.value, optimized=True)
 _PREAMBLE = b"\x00\x00\x00\x00"
 _PING = 0xFF  # a device's one-byte keep-alive between packets
 _IMEI_LENGTHS = range(15, 18)  # 15 digits; some firmware sends the 16-digit IMEISV
@@ -97,7 +96,7 @@ _COMMANDS = {
 
 def crc16_ibm(data: bytes) -> int:
     """CRC-16/IBM (ARC) of ``data``, the checksum of Teltonika TCP packets."""
-    return _CRC.checksum(data)
+    return crc16.arc(data)
 
 
 def looks_like(first: bytes) -> bool:
