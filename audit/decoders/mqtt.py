@@ -2,8 +2,8 @@
 
 Sans-IO: ``MqttStream.feed`` takes whatever bytes one TCP message carried (a packet
 may be split over several messages, one message may hold several packets) and returns
-Documents for CONNECT, SUBSCRIBE and PUBLISH (client to broker) or PUBLISH (broker to
-client, sources ``mqtt.down.…``). Versions 3.1 (``MQIsdp``/3), 3.1.1 (``MQTT``/4) and
+Documents for CONNECT, SUBSCRIBE, UNSUBSCRIBE and PUBLISH (client to broker) or PUBLISH
+(broker to client, sources ``mqtt.down.…``). Versions 3.1 (``MQIsdp``/3), 3.1.1 (``MQTT``/4) and
 5 (``MQTT``/5; properties skipped except user properties) are understood.
 
 The broker-to-client direction never sees the CONNECT that names the version, so it
@@ -33,6 +33,7 @@ CONNECT = 1
 CONNACK = 2
 PUBLISH = 3
 SUBSCRIBE = 8
+UNSUBSCRIBE = 10
 _PUBREL, _SUBSCRIBE, _UNSUBSCRIBE, _AUTH = 6, 8, 10, 15
 # Fixed-header flags every non-PUBLISH packet must carry (MQTT 3.1.1 section 2.2.2).
 _FIXED_FLAGS = {_PUBREL: 0b0010, _SUBSCRIBE: 0b0010, _UNSUBSCRIBE: 0b0010}
@@ -158,22 +159,33 @@ class MqttStream:
         if kind == CONNECT:
             return self._connect(body)
         if kind == SUBSCRIBE:
-            return self._subscribe(body)
-        return None  # Acks, unsubscriptions and pings carry no payload worth auditing.
+            return self._topic_filters(body, "SUBSCRIBE", with_options=True)
+        if kind == UNSUBSCRIBE:
+            return self._topic_filters(body, "UNSUBSCRIBE", with_options=False)
+        return None  # Acks and pings carry no payload worth auditing.
 
-    def _subscribe(self, body: bytes) -> Document | None:
-        """The topic filters a client subscribes to: ``vehicle/<VIN>/cmd`` names the car."""
-        r = _Reader(body, "SUBSCRIBE")
+    def _topic_filters(self, body: bytes, name: str, *, with_options: bool) -> Document | None:
+        """The topic filters a client (un)subscribes: ``vehicle/<VIN>/cmd`` names the car.
+
+        SUBSCRIBE follows each filter with a byte of requested QoS (MQTT 5: subscription
+        options); UNSUBSCRIBE lists bare filters. MQTT 5 user properties join the tree.
+        """
+        r = _Reader(body, name)
         r.u16()  # packet id
+        user: dict[str, Any] = {}
         if self._level == 5:
-            r.properties()
+            user = _user_properties(r.properties())
         filters: list[str] = []
         while not r.done():
             filters.append(r.string())
-            r.byte()  # requested QoS (and MQTT 5 subscription options)
+            if with_options:
+                r.byte()
         if not filters:
             return None
-        return Document("mqtt.subscribe", KeyValues(topic=filters))
+        tree = KeyValues(topic=filters)
+        if user:
+            tree["user_properties"] = user
+        return Document(f"mqtt.{name.lower()}", tree)
 
     def _connect(self, body: bytes) -> Document | None:
         r = _Reader(body, "CONNECT")
