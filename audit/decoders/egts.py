@@ -39,7 +39,7 @@ from fastcrc import crc8 as crc8_catalogue
 
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import FramedStream
+from .framed_stream import FramedStream
 
 NAME = "egts"
 DEFAULT_PORTS: frozenset[int] = frozenset({5162, 20629})
@@ -80,7 +80,7 @@ def looks_like(first: bytes) -> bool:
     return len(first) >= hl and crc8(first[: hl - 1]) == first[hl - 1]
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of an EGTS connection."""
 
     NAME = NAME

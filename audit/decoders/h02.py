@@ -14,17 +14,8 @@ from typing import Any
 
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import (
-    MAX_FRAME,
-    FramedStream,
-    ddmm,
-    device_ids,
-    digits_time,
-    frame_text,
-    number,
-    position,
-    put_time,
-)
+from .framed_stream import MAX_FRAME, FramedStream
+from .tracker_stream import ddmm, device_ids, digits_time, frame_text, number, position, put_time
 
 NAME = "h02"
 DEFAULT_PORTS: frozenset[int] = frozenset({5013})
@@ -89,7 +80,7 @@ def _bcd_time_ok(frame: bytes) -> bool:
     return hh < 24 and mm < 60 and ss < 60 and 1 <= dd <= 31 and 1 <= mo <= 12
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of an H02 connection."""
 
     NAME = NAME

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import FramedStream, device_ids, frame_text, number, position, utc_iso
+from .framed_stream import FramedStream
+from .tracker_stream import device_ids, frame_text, number, position, utc_iso
 
 NAME = "queclink"
 DEFAULT_PORTS: frozenset[int] = frozenset({5004})
@@ -53,7 +54,7 @@ def looks_like(first: bytes) -> bool:
     return bool(re.match(rb"\+(?:RESP|BUFF|ACK):GT[A-Z0-9]{3},", first[:16]))
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a Queclink @Track connection."""
 
     NAME = NAME

@@ -23,7 +23,7 @@ from stdnum import luhn
 from ..model import Document
 from .byte_reader import ByteReader
 from .errors import DecodeError
-from .mqtt import Undecoded
+from .framed_stream import MAX_FRAME, FramedStream
 
 NAME = "teltonika"
 DEFAULT_PORTS: frozenset[int] = frozenset({5027})  # traccar's Teltonika port; vendors vary
@@ -126,15 +126,7 @@ def looks_like_udp(datagram: bytes) -> bool:
     )
 
 
-class StreamError(DecodeError):
-    """The stream is malformed; ``documents`` holds what this feed decoded before that."""
-
-    def __init__(self, message: str, documents: list[Document]):
-        super().__init__(message)
-        self.documents = documents
-
-
-class Stream:
+class Stream(FramedStream[tuple[bytes, int | None]]):
     """One direction of one Teltonika TCP connection (``from_client`` = device to server).
 
     The device side carries the IMEI handshake and AVL (or codec 12/13/14 response)
@@ -144,43 +136,21 @@ class Stream:
     stream. A packet whose content cannot be decoded becomes a note. A wrong CRC is a
     note too, but the packet is still decoded (marked ``checksum_valid: False``):
     servers do not check it, so the data reached them all the same.
+
+    A frame is ``(IMEI, None)`` for the handshake, ``(data, CRC)`` for a packet.
     """
 
-    def __init__(self, *, from_client: bool = True, max_frame: int = 64 * 1024) -> None:
-        self.from_client = from_client
-        self.max_frame = max_frame
-        self._buf = bytearray()
-        self._error: DecodeError | None = None
-        self._notes: list[Undecoded] = []
+    NAME = NAME
+    LABEL = "Teltonika"
+
+    def __init__(self, *, from_client: bool = True, max_frame: int = MAX_FRAME) -> None:
+        super().__init__(from_client=from_client, max_frame=max_frame)
         self._answered = False  # server side: the handshake answer byte was seen
 
-    def feed(self, data: bytes) -> list[Document]:
-        """Add ``data`` and return one Document per message it completed.
+    def _next_frame(self) -> tuple[bytes, int | None] | None:
+        return self._next_client() if self.from_client else self._next_server()
 
-        Raises StreamError (a DecodeError) on a framing error, and on every call after one.
-        """
-        if self._error is not None:
-            raise StreamError(f"Teltonika stream already failed: {self._error}", [])
-        self._buf += data
-        documents: list[Document] = []
-        try:
-            while True:
-                found = self._next_client() if self.from_client else self._next_server()
-                if found is None:
-                    break
-                documents.extend(found)
-        except DecodeError as exc:
-            self._error = exc
-            self._buf.clear()
-            raise StreamError(str(exc), documents) from None
-        return documents
-
-    def take_notes(self) -> list[Undecoded]:
-        """Return and forget the packets that were framed fine but could not be decoded."""
-        notes, self._notes = self._notes, []
-        return notes
-
-    def _next_client(self) -> list[Document] | None:
+    def _next_client(self) -> tuple[bytes, int | None] | None:
         buf = self._buf
         while buf and buf[0] == _PING:
             del buf[0]
@@ -198,30 +168,22 @@ class Stream:
             return None
         raw = bytes(buf[2 : 2 + size])
         del buf[: 2 + size]
-        source = f"{NAME}.login"
-        if not raw.isdigit():
-            self._notes.append(Undecoded(source, "Teltonika: handshake IMEI is not digits"))
-            return []
-        return [Document(source, {"imei": raw.decode("ascii")})]
+        return raw, None
 
-    def _next_server(self) -> list[Document] | None:
+    def _next_server(self) -> tuple[bytes, int | None] | None:
         buf = self._buf
-        if not buf:
-            return None
-        if not self._answered:
+        if buf and not self._answered:
             if buf[0] not in (0x00, 0x01):
                 raise DecodeError(f"Teltonika: handshake answer {buf[0]:#04x} is not 00 or 01")
             del buf[0]
             self._answered = True
-            return []
+        while len(buf) >= 4 and buf[:4] != _PREAMBLE:
+            del buf[:4]  # A record-count acknowledgement: nothing worth auditing.
         if len(buf) < 4:
             return None
-        if buf[:4] != _PREAMBLE:
-            del buf[:4]  # A record-count acknowledgement: nothing worth auditing.
-            return []
         return self._next_packet()
 
-    def _next_packet(self) -> list[Document] | None:
+    def _next_packet(self) -> tuple[bytes, int | None] | None:
         buf = self._buf
         if len(buf) < 8:
             if bytes(buf[:4]) != _PREAMBLE[: min(4, len(buf))]:
@@ -233,16 +195,18 @@ class Stream:
         if length < _MIN_DATA:
             raise DecodeError(f"Teltonika: data length {length} is below the minimum of 3")
         total = 8 + length + 4
-        if total > self.max_frame:
-            raise DecodeError(f"Teltonika: packet of {total} bytes exceeds {self.max_frame} cap")
+        self.check_frame_size(total)
         if len(buf) < total:
             return None
         data = bytes(buf[8 : 8 + length])
         checksum = int.from_bytes(buf[8 + length : total], "big")
         del buf[:total]
-        return self._packet(data, checksum)
+        return data, checksum
 
-    def _packet(self, data: bytes, checksum: int) -> list[Document]:
+    def _decode_frame(self, frame: tuple[bytes, int | None]) -> list[Document]:
+        data, checksum = frame
+        if checksum is None:
+            return self._login(data)
         codec = data[0]
         try:
             if codec in AVL_CODECS:
@@ -252,17 +216,24 @@ class Stream:
             else:
                 raise DecodeError(f"Teltonika: codec {codec:#04x} not decoded")
         except DecodeError as exc:
-            self._notes.append(Undecoded(_source(codec, self.from_client), str(exc)))
+            self.note_at(_source(codec, self.from_client), str(exc))
             trees = []
         documents = [Document(_source(codec, self.from_client, t), t) for t in trees]
         computed = crc16_ibm(data)
         if computed != checksum:
             source = documents[0].source if documents else _source(codec, self.from_client)
             reason = f"Teltonika: CRC {checksum:08x} does not match computed {computed:04x}"
-            self._notes.append(Undecoded(source, reason + "; decoded anyway"))
+            self.note_at(source, reason + "; decoded anyway")
             for tree in trees:
                 tree["checksum_valid"] = False
         return documents
+
+    def _login(self, raw: bytes) -> list[Document]:
+        source = self.source("login")
+        if not raw.isdigit():
+            self.note_at(source, "Teltonika: handshake IMEI is not digits")
+            return []
+        return [Document(source, {"imei": raw.decode("ascii")})]
 
 
 def decode_udp(datagram: bytes) -> list[Document]:

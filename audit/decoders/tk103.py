@@ -18,15 +18,8 @@ from typing import Any
 
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import (
-    FramedStream,
-    ddmm,
-    device_ids,
-    frame_text,
-    number,
-    position,
-    put_time,
-)
+from .framed_stream import FramedStream
+from .tracker_stream import ddmm, device_ids, frame_text, number, position, put_time
 
 NAME = "tk103"
 DEFAULT_PORTS: frozenset[int] = frozenset({5001, 5002})
@@ -80,7 +73,7 @@ def looks_like(first: bytes) -> bool:
     return False
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a TK103 / GPS103 connection."""
 
     NAME = NAME

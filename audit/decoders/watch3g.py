@@ -22,15 +22,8 @@ from typing import Any
 
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import (
-    MAX_FRAME,
-    FramedStream,
-    decimal_degrees,
-    device_ids,
-    number,
-    position,
-    put_time,
-)
+from .framed_stream import MAX_FRAME, FramedStream
+from .tracker_stream import decimal_degrees, device_ids, number, position, put_time
 
 NAME = "watch3g"
 DEFAULT_PORTS: frozenset[int] = frozenset({5093, 8001})
@@ -99,7 +92,7 @@ def looks_like(first: bytes) -> bool:
     return _HEADER.match(first[:_HEADER_MAX]) is not None
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a watch connection."""
 
     NAME = NAME

@@ -23,16 +23,8 @@ from fastcrc import crc16
 
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import (
-    MAX_FRAME,
-    FramedStream,
-    ddmm,
-    device_ids,
-    frame_text,
-    number,
-    position,
-    put_time,
-)
+from .framed_stream import MAX_FRAME, FramedStream
+from .tracker_stream import ddmm, device_ids, frame_text, number, position, put_time
 
 NAME = "wialon"
 DEFAULT_PORTS: frozenset[int] = frozenset({5039, 20332, 20163})
@@ -64,7 +56,7 @@ def looks_like(first: bytes) -> bool:
     return bool(re.match(rb"#(?:L|SD|D|B|P)#", first[:5]))
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a Wialon IPS connection."""
 
     NAME = NAME

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from shekara.audit.decoders import gbt32960
 from shekara.audit.decoders.errors import DecodeError
-from shekara.audit.decoders.gbt32960 import Gbt32960StreamError, Stream, looks_like
+from shekara.audit.decoders.framed_stream import StreamError
+from shekara.audit.decoders.gbt32960 import Stream, looks_like
 from shekara.audit.detectors import detect
 from shekara.audit.model import Document
 
@@ -461,7 +462,7 @@ def test_wrong_content_length_is_a_note(unit: bytes, reason: str) -> None:
 
 def test_garbage_start_raises_and_poisons_the_stream() -> None:
     stream = Stream()
-    with pytest.raises(Gbt32960StreamError) as info:
+    with pytest.raises(StreamError) as info:
         stream.feed(frame(0x07, b"") + b"#X" + bytes(30))
     assert [d.source for d in info.value.documents] == ["gbt32960.heartbeat"]
     with pytest.raises(DecodeError):

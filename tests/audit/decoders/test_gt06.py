@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from shekara.audit.decoders import gt06
 from shekara.audit.decoders.errors import DecodeError
+from shekara.audit.decoders.framed_stream import StreamError
 from shekara.audit.detectors import detect
 from shekara.audit.model import Category, Document
 
@@ -359,14 +360,14 @@ def test_truncated_content_and_unknown_protocol_are_notes() -> None:
 )
 def test_framing_errors_raise_and_poison_the_stream(data: bytes, message: str) -> None:
     stream = gt06.Stream(max_frame=4096)
-    with pytest.raises(gt06.StreamError, match=message):
+    with pytest.raises(StreamError, match=message):
         stream.feed(data)
     with pytest.raises(DecodeError, match="already failed"):
         stream.feed(login())
 
 
 def test_stream_error_keeps_documents_decoded_before_it() -> None:
-    with pytest.raises(gt06.StreamError) as info:
+    with pytest.raises(StreamError) as info:
         gt06.Stream().feed(login() + b"\x00garbage")
     assert [d.tree["imei"] for d in info.value.documents] == [IMEI]
 

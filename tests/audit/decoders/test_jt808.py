@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from shekara.audit.decoders import jt808
 from shekara.audit.decoders.errors import DecodeError
-from shekara.audit.decoders.jt808 import Jt808StreamError, Stream, looks_like
+from shekara.audit.decoders.framed_stream import StreamError
+from shekara.audit.decoders.jt808 import Stream, looks_like
 from shekara.audit.detectors import detect
 from shekara.audit.model import Document
 
@@ -534,7 +535,7 @@ def test_frames_fed_byte_by_byte() -> None:
 
 def test_bytes_before_the_first_frame_raise_and_poison_the_stream() -> None:
     stream = Stream()
-    with pytest.raises(Jt808StreamError):
+    with pytest.raises(StreamError):
         stream.feed(b"GET / HTTP/1.1\r\n" + frame(0x0002, b""))
     with pytest.raises(DecodeError):
         stream.feed(frame(0x0002, b""))
@@ -549,7 +550,7 @@ def test_bytes_between_frames_are_a_skipped_frame() -> None:
 
 def test_error_keeps_the_documents_decoded_earlier_in_the_feed() -> None:
     stream = Stream(max_frame=100)
-    with pytest.raises(Jt808StreamError) as info:
+    with pytest.raises(StreamError) as info:
         stream.feed(frame(0x0002, b"") + bytes(200))
     assert [d.tree["message"] for d in info.value.documents] == ["heartbeat"]
 

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from shekara.audit.decoders.errors import DecodeError
+from shekara.audit.decoders.framed_stream import StreamError, Undecoded
 from shekara.audit.decoders.mqtt import (
     MqttStream,
-    MqttStreamError,
-    Undecoded,
     looks_like_mqtt,
     topic_levels,
 )
@@ -325,7 +324,7 @@ def test_large_packet_split_over_many_chunks() -> None:
 )
 def test_malformed_packets_raise_and_poison(data: bytes, message: str) -> None:
     stream = MqttStream()
-    with pytest.raises(MqttStreamError, match=message.replace("(", r"\(")):
+    with pytest.raises(StreamError, match=message.replace("(", r"\(")):
         stream.feed(data)
     with pytest.raises(DecodeError, match="MQTT stream already failed"):
         stream.feed(PINGREQ)
@@ -340,7 +339,7 @@ def test_cap_is_checked_before_the_body_arrives() -> None:
 
 def test_error_keeps_documents_decoded_earlier_in_the_same_feed() -> None:
     stream = MqttStream()
-    with pytest.raises(MqttStreamError) as caught:
+    with pytest.raises(StreamError) as caught:
         stream.feed(publish("ok", b'{"a": 1}') + b"\x00\x00")
     assert _rows(caught.value.documents) == [
         ("mqtt.publish[ok]:topic", "ok"),
@@ -350,7 +349,7 @@ def test_error_keeps_documents_decoded_earlier_in_the_same_feed() -> None:
 
 def test_malformed_publish_gives_no_topic_document() -> None:
     stream = MqttStream()
-    with pytest.raises(MqttStreamError) as caught:
+    with pytest.raises(StreamError) as caught:
         stream.feed(publish("ok", b"") + publish("bad/t", b"x", qos=1, packet_id=0))
     assert _rows(caught.value.documents) == [("mqtt.publish[ok]:topic", "ok")]
 
@@ -469,7 +468,7 @@ def test_subscribe_topic_filters(level: int, options: int) -> None:
 
 
 def test_subscribe_truncated_raises() -> None:
-    with pytest.raises(MqttStreamError, match="SUBSCRIBE truncated"):
+    with pytest.raises(StreamError, match="SUBSCRIBE truncated"):
         MqttStream().feed(_packet(0x82, b"\x00\x01\x00\x09cmd"))
 
 
@@ -516,7 +515,7 @@ def test_mqtt5_unsubscribe_and_subscribe_user_properties() -> None:
     ],
 )
 def test_malformed_unsubscribe_raises(packet: bytes, message: str) -> None:
-    with pytest.raises(MqttStreamError, match=message):
+    with pytest.raises(StreamError, match=message):
         MqttStream().feed(packet)
 
 

@@ -11,13 +11,12 @@ from typing import Any
 from hypothesis import strategies as st
 
 from shekara.audit.decoders.errors import DecodeError
-from shekara.audit.decoders.mqtt import Undecoded
-from shekara.audit.decoders.tracker_stream import INTERNAL_ERROR, FramedStream
+from shekara.audit.decoders.framed_stream import INTERNAL_ERROR, FramedStream, Undecoded
 from shekara.audit.detectors import detect
 from shekara.audit.model import Category, Document
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "protocol_samples"
-Factory = Callable[[], FramedStream]
+Factory = Callable[[], FramedStream[Any]]
 
 # First bytes of other protocols a sniffer must not claim (MQTT CONNECT, GT06 login,
 # JT/T 808, HTTP, TLS ClientHello, Teltonika IMEI handshake).
