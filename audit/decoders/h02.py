@@ -15,7 +15,16 @@ from typing import Any
 from ..model import Document
 from .errors import DecodeError
 from .framed_stream import MAX_FRAME, FramedStream
-from .tracker_stream import ddmm, device_ids, digits_time, frame_text, number, position, put_time
+from .tracker_stream import (
+    ddmm,
+    device_ids,
+    digits_time,
+    drop_separators,
+    frame_text,
+    number,
+    position,
+    put_time,
+)
 
 NAME = "h02"
 DEFAULT_PORTS: frozenset[int] = frozenset({5013})
@@ -23,7 +32,6 @@ DEFAULT_PORTS: frozenset[int] = frozenset({5013})
 _SHORT_BINARY, _LONG_BINARY = 32, 45
 _TEXT_MAX = 2048  # the longest real H02 text report is a few hundred bytes
 _VENDORS = frozenset({"HQ", "TH", "hq", "th"})
-_SEPARATORS = b"\r\n \x00"
 
 # Server-to-device commands whose meaning traccar's encoder confirms; others keep their code.
 _COMMANDS: dict[str, str] = {
@@ -91,8 +99,7 @@ class Stream(FramedStream[bytes]):
 
     def _next_frame(self) -> bytes | None:
         buf = self._buf
-        while buf[:1] and buf[0] in _SEPARATORS:
-            del buf[:1]
+        drop_separators(buf)
         if not buf:
             return None
         marker = buf[0]

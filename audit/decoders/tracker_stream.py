@@ -20,6 +20,13 @@ _DDMM = re.compile(r"[ \t]*([0-9]{0,3})([0-9]{2}(?:\.[0-9]{1,15})?)[ \t]*")
 _DECIMAL = re.compile(r"[ \t]*[-+]?[0-9]{1,3}(?:\.[0-9]{1,12})?[ \t]*")
 _LINE_BREAKS = str.maketrans("", "", "\r\n\t")
 _HEMISPHERES = {"N": 1.0, "S": -1.0, "E": 1.0, "W": -1.0, "": 1.0}
+#: What text devices send between frames: line ends, spaces, NUL padding.
+SEPARATORS = b"\r\n \x00"
+
+
+def drop_separators(buf: bytearray) -> None:
+    """Drop the ``SEPARATORS`` that lead the reassembly buffer, before the next frame."""
+    del buf[: len(buf) - len(buf.lstrip(SEPARATORS))]
 
 
 def frame_text(frame: bytes, protocol: str) -> str:

@@ -10,6 +10,7 @@ from shekara.audit.decoders.tracker_stream import (
     decimal_degrees,
     device_ids,
     digits_time,
+    drop_separators,
     frame_text,
     number,
     put_time,
@@ -98,3 +99,12 @@ def test_frame_text() -> None:
         frame_text(b"\xff\xfe", "t")
     with pytest.raises(DecodeError, match="control"):
         frame_text(b"a\x00b", "t")
+
+
+def test_drop_separators_stops_at_the_next_frame() -> None:
+    buf = bytearray(b"\r\n \x00\r\n*HQ,1#\r\n")
+    drop_separators(buf)
+    assert buf == bytearray(b"*HQ,1#\r\n")
+    empty = bytearray(b"\r\n\x00")
+    drop_separators(empty)
+    assert empty == bytearray()
