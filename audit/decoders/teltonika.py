@@ -14,6 +14,7 @@ each packet, and sends codec 12/14 command packets in the same framing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -269,14 +270,7 @@ def decode_udp(datagram: bytes) -> list[Document]:
 
 def avl_data(data: bytes) -> dict[str, Any]:
     """Codec 8, 8E or 16 data (codec byte through N2) as ``{"codec", "records"}``."""
-    r = _Reader(data, "AVL data")
-    codec = r.byte()
-    count = r.byte()
-    records = [_record(r, codec) for _ in range(count)]
-    again = r.byte()
-    if again != count:
-        raise DecodeError(f"Teltonika: record counts differ ({count} then {again})")
-    r.end()
+    codec, records = _counted(data, "AVL data", "record counts", _record)
     return {"codec": f"{codec:02X}", "records": records}
 
 
@@ -286,15 +280,22 @@ def command_data(data: bytes) -> list[dict[str, Any]]:
     Type 0x05 is a server command, 0x06 a device response, 0x11 (codec 14) a refusal
     because the IMEI in the command was not the device's own.
     """
-    r = _Reader(data, "command data")
+    return _counted(data, "command data", "command quantities", _command_message)[1]
+
+
+def _counted(
+    data: bytes, what: str, counts: str, item: Callable[[_Reader, int], dict[str, Any]]
+) -> tuple[int, list[dict[str, Any]]]:
+    """The codec and the items of ``codec | count | items | count`` read to its last byte."""
+    r = _Reader(data, what)
     codec = r.byte()
     count = r.byte()
-    trees = [_command_message(codec, r) for _ in range(count)]
+    items = [item(r, codec) for _ in range(count)]
     again = r.byte()
     if again != count:
-        raise DecodeError(f"Teltonika: command quantities differ ({count} then {again})")
+        raise DecodeError(f"Teltonika: {counts} differ ({count} then {again})")
     r.end()
-    return trees
+    return codec, items
 
 
 def describe_command(text: str) -> dict[str, Any]:
@@ -321,7 +322,7 @@ def _source(codec: int, from_client: bool, tree: dict[str, Any] | None = None) -
     return f"{NAME}.{message}" if from_client else f"{NAME}.down.{message}"
 
 
-def _command_message(codec: int, r: _Reader) -> dict[str, Any]:
+def _command_message(r: _Reader, codec: int) -> dict[str, Any]:
     kind = r.byte()
     payload = _Reader(r.take(r.u32()), "command")
     out: dict[str, Any] = {"codec": f"{codec:02X}"}
