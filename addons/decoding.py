@@ -19,6 +19,7 @@ from mitmproxy.exceptions import OptionsError
 from shekara.addons import state
 from shekara.audit.decoders import (
     DecodeError,
+    StreamError,
     decode_body,
     decode_content,
     decode_headers,
@@ -230,7 +231,8 @@ class Decoding:
             a.documents.extend(stream.feed(data))
         except DecodeError as e:
             # Frames before the damage still count; the rest cannot be framed.
-            a.documents.extend(getattr(e, "documents", []))
+            if isinstance(e, StreamError):
+                a.documents.extend(e.documents)
             if down:
                 conn.down = None
             else:

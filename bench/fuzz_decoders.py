@@ -8,8 +8,9 @@ this script mutates the real protocol samples (tests/data/protocol_samples)
 for as long as asked: byte flips, insertions, deletions, truncation,
 duplication, splicing two samples, random chunking, in both directions, and
 also pushes each mutant through detection. The contract checked: only
-DecodeError may escape, and no input takes more than a second. Exit 1 on
-any violation, with the input in hex to reproduce it.
+DecodeError may escape, no note reports a contained decoder bug, and no input
+takes more than a second. Exit 1 on any violation, with the input in hex to
+reproduce it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol_corpus import load_samples
 
 from shekara.audit.decoders import DecodeError
+from shekara.audit.decoders.framed_stream import INTERNAL_ERROR
 from shekara.audit.decoders.streams import PROTOCOLS, StreamProtocol
 from shekara.audit.detectors import detect
 
@@ -67,7 +69,10 @@ def run_one(proto: StreamProtocol, data: bytes, rng: random.Random, from_client:
             return
         for doc in docs:
             detect(doc)
-        stream.take_notes()
+        for note in stream.take_notes():
+            # A decoder bug the stream contained is still a bug.
+            if note.reason.startswith(INTERNAL_ERROR):
+                raise AssertionError(f"contained decoder bug: {note}")
         i += n
 
 

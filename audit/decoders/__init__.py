@@ -5,7 +5,8 @@ from __future__ import annotations
 from .body import decode_body, decode_headers, decode_path, decode_query
 from .encoding import decode_content
 from .errors import DecodeError
-from .mqtt import MqttStream, MqttStreamError, Undecoded, looks_like_mqtt
+from .framed_stream import StreamError, Undecoded
+from .mqtt import MqttStream, looks_like_mqtt
 from .tree import Embedded, KeyValues, expand_embedded, flatten
 
 __all__ = [
@@ -13,7 +14,7 @@ __all__ = [
     "Embedded",
     "KeyValues",
     "MqttStream",
-    "MqttStreamError",
+    "StreamError",
     "Undecoded",
     "decode_body",
     "decode_content",

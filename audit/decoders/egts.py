@@ -1,8 +1,8 @@
 """EGTS (GOST R 54619, ERA-GLONASS transport): the binary protocol of Russian and CIS trackers.
 
 Hand-written with ``struct`` (no maintained Python parser exists); the CRC-16 is
-``binascii.crc_hqx`` (CCITT-FALSE), the CRC-8 (poly 0x31, init 0xFF) has no stdlib
-equivalent and is computed below. Layout, all little-endian, from the public EGTS
+``binascii.crc_hqx`` (CCITT-FALSE), the CRC-8 (poly 0x31, init 0xFF) ``fastcrc``'s
+CRC-8/NRSC-5. Layout, all little-endian, from the public EGTS
 specification (GOST R 54619-2011 / Order 285 of the Russian Ministry of Transport)
 as understood here — protocols.md has nothing on EGTS, so parts marked *uncertain*
 were not checked against the standard's text:
@@ -35,9 +35,11 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastcrc import crc8 as crc8_catalogue
+
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import FramedStream
+from .framed_stream import FramedStream
 
 NAME = "egts"
 DEFAULT_PORTS: frozenset[int] = frozenset({5162, 20629})
@@ -57,25 +59,12 @@ _SUBRECORDS = {
 }  # fmt: skip
 
 
-def _crc8_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x31) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC8 = _crc8_table()
-
-
 def crc8(data: bytes) -> int:
-    """EGTS header checksum: CRC-8, polynomial 0x31, initial 0xFF, no reflection."""
-    crc = 0xFF
-    for byte in data:
-        crc = _CRC8[crc ^ byte]
-    return crc
+    """EGTS header checksum: CRC-8, polynomial 0x31, initial 0xFF, no reflection.
+
+    That is the catalogue's CRC-8/NRSC-5, computed by ``fastcrc``.
+    """
+    return crc8_catalogue.nrsc_5(data)
 
 
 def crc16(data: bytes) -> int:
@@ -91,7 +80,7 @@ def looks_like(first: bytes) -> bool:
     return len(first) >= hl and crc8(first[: hl - 1]) == first[hl - 1]
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of an EGTS connection."""
 
     NAME = NAME

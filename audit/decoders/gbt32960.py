@@ -33,13 +33,13 @@ from operator import xor
 from typing import Any
 
 from ..model import Document
+from .byte_reader import ByteReader
 from .errors import DecodeError
-from .mqtt import Undecoded
+from .framed_stream import FramedStream
 
 NAME = "gbt32960"
 # The standard fixes no port; EMQX's GB/T 32960 gateway listens on 7325 by default.
 DEFAULT_PORTS: frozenset[int] = frozenset({7325})
-MAX_FRAME = 64 * 1024
 
 _START_2016 = b"##"
 _START_2025 = b"$$"
@@ -119,18 +119,6 @@ _TEXT_PARAMETERS = frozenset({0x07, 0x08})
 _URL = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]{1,15}://[\x21-\x3a\x3c-\x7e]+")
 
 
-class Gbt32960StreamError(DecodeError):
-    """The stream lost its frame boundary; ``documents`` holds what this feed decoded first."""
-
-    def __init__(self, message: str, documents: list[Document]):
-        super().__init__(message)
-        self.documents = documents
-
-
-class _Content(Exception):
-    """A well-framed message whose content could not be read (becomes a note)."""
-
-
 def looks_like(first: bytes) -> bool:
     """Whether a connection's first client bytes are a GB/T 32960 frame header."""
     if len(first) < 22:
@@ -147,7 +135,7 @@ def looks_like(first: bytes) -> bool:
     return all(b == 0 or 0x20 <= b < 0x7F for b in first[4:21])
 
 
-class Stream:
+class Stream(FramedStream[bytes]):
     """One direction of one GB/T 32960 connection.
 
     ``from_client`` says whether the bytes come from the vehicle (or the forwarding
@@ -155,38 +143,8 @@ class Stream:
     ``gbt32960.down.0x<command>``. After a framing error the stream is poisoned.
     """
 
-    def __init__(self, *, from_client: bool = True, max_frame: int = MAX_FRAME) -> None:
-        self.from_client = from_client
-        self.max_frame = max_frame
-        self._buf = bytearray()
-        self._error: DecodeError | None = None
-        self._notes: list[Undecoded] = []
-
-    def feed(self, data: bytes) -> list[Document]:
-        """Add ``data`` and return a Document for every frame it completed.
-
-        Raises Gbt32960StreamError (a DecodeError) when the bytes are not GB/T 32960 framing,
-        and on every call after that.
-        """
-        if self._error is not None:
-            raise Gbt32960StreamError(f"GB/T 32960 stream already failed: {self._error}", [])
-        self._buf += data
-        documents: list[Document] = []
-        try:
-            while (frame := self._next_frame()) is not None:
-                doc = self._frame(frame)
-                if doc is not None:
-                    documents.append(doc)
-        except DecodeError as exc:
-            self._error = exc
-            self._buf.clear()
-            raise Gbt32960StreamError(str(exc), documents) from None
-        return documents
-
-    def take_notes(self) -> list[Undecoded]:
-        """Return and forget the notes on frames that were framed but not (fully) decoded."""
-        notes, self._notes = self._notes, []
-        return notes
+    NAME = NAME
+    LABEL = "GB/T 32960"
 
     def _next_frame(self) -> bytes | None:
         buf = self._buf
@@ -198,23 +156,22 @@ class Stream:
         if len(buf) < _HEADER:
             return None
         total = _HEADER + int.from_bytes(buf[22:24], "big") + 1
-        if total > self.max_frame:
-            raise DecodeError(f"GB/T 32960: frame of {total} bytes exceeds {self.max_frame} cap")
+        self.check_frame_size(total)
         if len(buf) < total:
             return None
         frame = bytes(buf[:total])
         del buf[:total]
         return frame
 
-    def _frame(self, frame: bytes) -> Document | None:
+    def _decode_frame(self, frame: bytes) -> list[Document]:
         command, flag = frame[2], frame[3]
         version = 2025 if frame[:2] == _START_2025 else 2016
         known = _COMMANDS_2025 if version == 2025 else _COMMANDS_2016
         name = _UPSTREAM[command] if command in known else f"0x{command:02x}"
-        source = f"{NAME}.{name}" if self.from_client else f"{NAME}.down.0x{command:02x}"
+        source = self.source(name if self.from_client else f"0x{command:02x}")
         if reduce(xor, frame[2:-1], 0) != frame[-1]:
-            self._note(source, "GB/T 32960: BCC checksum mismatch, frame skipped")
-            return None
+            self.note_at(source, "GB/T 32960: BCC checksum mismatch, frame skipped")
+            return []
         tree: dict[str, Any] = {
             "protocol": f"GB/T 32960.3-{version}",
             "message": name,
@@ -228,53 +185,35 @@ class Stream:
         tree["encryption"] = _ENCRYPTION.get(encryption, f"0x{encryption:02x}")
         unit = frame[_HEADER:-1]
         if command not in known:
-            self._note(source, f"GB/T 32960: unknown command 0x{command:02x}, data not decoded")
+            self.note_at(source, f"GB/T 32960: unknown command 0x{command:02x}, data not decoded")
         elif encryption != 0x01:
-            self._note(
+            self.note_at(
                 source,
                 f"GB/T 32960: encrypted data unit ({tree['encryption']}), {len(unit)} bytes, "
                 "not decoded",
             )
         else:
             try:
-                _Body(version, tree).decode(command, flag, unit)
-            except _Content as exc:
-                self._note(source, f"GB/T 32960: {exc}")
-        return Document(source, tree)
-
-    def _note(self, source: str, reason: str) -> None:
-        self._notes.append(Undecoded(source, reason))
+                _Body(unit, version, tree).decode(command, flag)
+            except DecodeError as exc:
+                self.note_at(source, str(exc))
+        return [Document(source, tree)]
 
 
-class _Body:
-    """Decodes one frame's data unit into ``tree``; bounds-checked, errors become notes."""
+class _Body(ByteReader):
+    """Decodes one frame's data unit into ``tree``; running off its end is a DecodeError."""
 
-    def __init__(self, version: int, tree: dict[str, Any]):
+    protocol = "GB/T 32960"
+    __slots__ = ("tree", "version")
+
+    def __init__(self, data: bytes, version: int, tree: dict[str, Any]) -> None:
+        super().__init__(data, "data unit")
         self.version = version
         self.tree = tree
-        self.data = b""
-        self.pos = 0
 
-    # --- reading -----------------------------------------------------------------
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise _Content(f"data unit truncated at byte {len(self.data)}")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def word(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def dword(self) -> int:
-        return int.from_bytes(self.take(4), "big")
-
-    def left(self) -> int:
-        return len(self.data) - self.pos
+    def content_error(self, text: str) -> DecodeError:
+        """A well-framed data unit that cannot be read on: the frame gets a note."""
+        return DecodeError(f"{self.protocol}: {text}")
 
     def time(self) -> None:
         raw = self.take(6)
@@ -284,14 +223,9 @@ class _Body:
         else:
             self.tree["time"] = stamp
 
-    def end(self) -> None:
-        if self.pos != len(self.data):
-            raise _Content(f"{len(self.data) - self.pos} unexpected trailing bytes in data unit")
-
     # --- messages ----------------------------------------------------------------
 
-    def decode(self, command: int, flag: int, unit: bytes) -> None:
-        self.data = unit
+    def decode(self, command: int, flag: int) -> None:
         if flag != 0xFE:
             self.response(command)
             return
@@ -318,7 +252,7 @@ class _Body:
         if not self.data:
             return
         self.time()
-        if command == 0x80 and self.left():
+        if command == 0x80 and self.remaining():
             self.parameters(self.byte())
             self.end()
 
@@ -330,7 +264,7 @@ class _Body:
         positions: list[dict[str, Any]] = []
         vendor: list[dict[str, Any]] = []
         try:
-            while self.left():
+            while self.remaining():
                 kind = self.byte()
                 if self.version == 2025 and kind == 0xFF:
                     self.signature()
@@ -338,7 +272,7 @@ class _Body:
                     break
                 blocks.append(f"0x{kind:02x}")
                 if kind >= 0x80:
-                    size = self.word()
+                    size = self.u16()
                     self.take(size)
                     vendor.append({"type": f"0x{kind:02x}", "length": size})
                 elif kind == 0x01:
@@ -348,7 +282,7 @@ class _Body:
                 else:
                     skip = (_SKIP_2025 if self.version == 2025 else _SKIP_2016).get(kind)
                     if skip is None:
-                        raise _Content(
+                        raise self.content_error(
                             f"realtime block 0x{kind:02x} has no known length, rest not decoded"
                         )
                     skip(self)
@@ -363,7 +297,7 @@ class _Body:
 
     def vehicle_login(self) -> None:
         self.time()
-        self.tree["login_serial"] = self.word()
+        self.tree["login_serial"] = self.u16()
         iccid = _ascii(self.take(20))
         if iccid:
             self.tree["iccid"] = iccid
@@ -383,12 +317,12 @@ class _Body:
 
     def session_end(self) -> None:
         self.time()
-        self.tree["login_serial"] = self.word()
+        self.tree["login_serial"] = self.u16()
         self.end()
 
     def platform_login(self) -> None:
         self.time()
-        self.tree["login_serial"] = self.word()
+        self.tree["login_serial"] = self.u16()
         self.tree["username"] = _ascii(self.take(12))
         self.take(20)  # The password is a secret, never recorded.
         self.tree["password_present"] = True
@@ -408,7 +342,7 @@ class _Body:
     def activation(self) -> None:
         self.time()
         self.tree["security_chip_id"] = _ascii(self.take(16))
-        key = self.take(self.word())
+        key = self.take(self.u16())
         self.tree["public_key_hex"] = key.hex()
         vin = _ascii(self.take(17))
         if vin:
@@ -424,7 +358,7 @@ class _Body:
     def payload_key_sync(self) -> None:
         algorithm = self.byte()
         self.tree["payload_encryption"] = _ENCRYPTION.get(algorithm, f"0x{algorithm:02x}")
-        self.take(self.word())  # A symmetric key: a secret, never recorded.
+        self.take(self.u16())  # A symmetric key: a secret, never recorded.
         self.tree["payload_key_present"] = True
         self.tree["credentials"] = "payload encryption key"
         start, end = self.take(6), self.take(6)
@@ -434,8 +368,8 @@ class _Body:
 
     def signature(self) -> None:
         algorithm = self.byte()
-        self.take(self.word())
-        self.take(self.word())
+        self.take(self.u16())
+        self.take(self.u16())
         self.tree["signature"] = _SIGNATURES.get(algorithm, f"0x{algorithm:02x}")
 
     def query_parameters(self) -> None:
@@ -461,10 +395,12 @@ class _Body:
             ident = self.byte()
             known = _PARAMETERS.get(ident)
             if known is None:
-                raise _Content(f"parameter 0x{ident:02x} has no known length, rest not decoded")
+                raise self.content_error(
+                    f"parameter 0x{ident:02x} has no known length, rest not decoded"
+                )
             name, size = known
             if size == 0:
-                raw = self.take(lengths.get(ident - 1, self.left()))
+                raw = self.take(lengths.get(ident - 1, self.remaining()))
                 values[name] = _text(raw)
             elif ident in _TEXT_PARAMETERS:
                 values[name] = _text(self.take(size))
@@ -481,7 +417,7 @@ class _Body:
         self.tree["control"] = _CONTROLS.get(
             control, "vendor-defined" if control >= 0x80 else f"unknown 0x{control:02x}"
         )
-        params = self.take(self.left())
+        params = self.take(self.remaining())
         if control == 0x01:
             self.tree["ota"] = True
             self.upgrade(params)
@@ -502,7 +438,7 @@ class _Body:
             match = _URL.search(params)
             if match:
                 self.tree["upgrade_url"] = match.group().decode("ascii")
-            raise _Content("remote-upgrade parameters not in the standard layout")
+            raise self.content_error("remote-upgrade parameters not in the standard layout")
         self.tree.update(fields)
 
 
@@ -565,17 +501,17 @@ def _vehicle(self: _Body) -> dict[str, Any]:
         "status": self.byte(),
         "charging_status": self.byte(),
         "mode": self.byte(),
-        "speed_kmh": _scaled(self.word(), 2, 0.1),
-        "odometer_km": _scaled(self.dword(), 4, 0.1),
-        "voltage_v": _scaled(self.word(), 2, 0.1),
+        "speed_kmh": _scaled(self.u16(), 2, 0.1),
+        "odometer_km": _scaled(self.u32(), 4, 0.1),
+        "voltage_v": _scaled(self.u16(), 2, 0.1),
     }
-    current = self.word()
+    current = self.u16()
     offset = 3000 if self.version == 2025 else 1000
     out["current_a"] = None if current >= 0xFFFE else round(current * 0.1 - offset, 1)
     out["soc_percent"] = _scaled(self.byte(), 1, 1)
     out["dcdc_status"] = self.byte()
     out["gear"] = self.byte()
-    out["insulation_kohm"] = self.word()
+    out["insulation_kohm"] = self.u16()
     if self.version == 2016:
         out["accelerator_percent"] = _scaled(self.byte(), 1, 1)
         out["brake"] = _scaled(self.byte(), 1, 1)
@@ -585,7 +521,7 @@ def _vehicle(self: _Body) -> dict[str, Any]:
 def _position(self: _Body) -> dict[str, Any]:
     status = self.byte()
     coordinates = self.byte() if self.version == 2025 else None
-    lon, lat = self.dword(), self.dword()
+    lon, lat = self.u32(), self.u32()
     out: dict[str, Any] = {
         "valid": not status & 0x01,
         "ns": "S" if status & 0x02 else "N",
@@ -618,7 +554,7 @@ def _fixed(size: int) -> Callable[[_Body], None]:
 
 def _fuel_cell_2016(self: _Body) -> None:
     self.take(6)
-    self.take(self.word())  # one byte per temperature probe
+    self.take(self.u16())  # one byte per temperature probe
     self.take(10)
 
 
@@ -640,12 +576,12 @@ def _cell_voltages_2016(self: _Body) -> int:
 
 def _cell_voltages_2025(self: _Body) -> int:
     self.take(5)  # id, voltage, current
-    return 2 * self.word()
+    return 2 * self.u16()
 
 
 def _probe_temperatures(self: _Body) -> int:
     self.take(1)  # subsystem id
-    return self.word()
+    return self.u16()
 
 
 _SKIP_2016: dict[int, Callable[[_Body], None]] = {

@@ -3,8 +3,8 @@
 No maintained pure-Python GT06 parser exists on PyPI, so the frames are sliced by hand
 with ``int.from_bytes``. Layouts follow the Concox GT06 protocol documents as summarised
 in shared/reference/protocols.md section 3.1 (and traccar's decoder for the variants; no
-code taken). The checksum is CRC-16/X-25 (the "CRC-ITU" of the documents), computed by
-the ``crc`` library's predefined ``Crc16.X25`` configuration.
+code taken). The checksum is CRC-16/X-25 (the "CRC-ITU" of the documents, catalogued as
+CRC-16/IBM-SDLC), computed by ``fastcrc``'s table-driven native implementation.
 
 Frame: ``78 78 | len(1) | proto | content | serial(2) | crc(2) | 0D 0A``; the long form
 starts ``79 79 | len(2)``. ``len`` counts proto through crc; the CRC covers len through
@@ -17,12 +17,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from crc import Calculator, Crc16
+from fastcrc import crc16
 
 from ..model import Document
 from .byte_reader import ByteReader
 from .errors import DecodeError
-from .mqtt import Undecoded
+from .framed_stream import FramedStream
 
 NAME = "gt06"
 DEFAULT_PORTS: frozenset[int] = frozenset({5023})  # traccar's GT06 port; vendors vary
@@ -31,7 +31,6 @@ _SHORT = b"\x78\x78"
 _LONG = b"\x79\x79"
 _STOP = b"\r\n"
 _MIN_LENGTH = 5  # proto + serial + crc: an acknowledgement with no content
-_CRC = Calculator(Crc16.X25.value, optimized=True)
 _COORDINATE_SCALE = 1_800_000  # degrees x 60 minutes x 30000
 
 LOGIN = 0x01
@@ -53,7 +52,7 @@ _ALARMS = {
 
 def crc_itu(data: bytes) -> int:
     """CRC-16/X-25 ("CRC-ITU" in the GT06 documents) of ``data``."""
-    return _CRC.checksum(data)
+    return crc16.ibm_sdlc(data)
 
 
 def looks_like(first: bytes) -> bool:
@@ -70,55 +69,18 @@ def looks_like(first: bytes) -> bool:
     return len(first) < total or first[total - 2 : total] == _STOP
 
 
-class StreamError(DecodeError):
-    """The stream is malformed; ``documents`` holds what this feed decoded before that."""
-
-    def __init__(self, message: str, documents: list[Document]):
-        super().__init__(message)
-        self.documents = documents
-
-
-class Stream:
+class Stream(FramedStream[tuple[bytes, int]]):
     """One direction of one GT06 connection (``from_client`` = tracker to server).
 
     A frame that breaks the framing (bad start or stop bytes, absurd length) poisons
-    the stream: every later ``feed`` raises. A well-framed message whose content cannot
-    be decoded becomes a note, and decoding goes on with the next frame. A wrong CRC is
-    a note too, but the message is still decoded (marked ``checksum_valid: False``):
-    servers do not check it, so the data reached them all the same.
+    the stream. A well-framed message whose content cannot be decoded becomes a note,
+    and decoding goes on with the next frame. A wrong CRC is a note too, but the message
+    is still decoded (marked ``checksum_valid: False``): servers do not check it, so the
+    data reached them all the same. Frames are handed on with their header size.
     """
 
-    def __init__(self, *, from_client: bool = True, max_frame: int = 64 * 1024) -> None:
-        self.from_client = from_client
-        self.max_frame = max_frame
-        self._buf = bytearray()
-        self._error: DecodeError | None = None
-        self._notes: list[Undecoded] = []
-
-    def feed(self, data: bytes) -> list[Document]:
-        """Add ``data`` and return one Document per message it completed.
-
-        Raises StreamError (a DecodeError) on a framing error, and on every call after one.
-        """
-        if self._error is not None:
-            raise StreamError(f"GT06 stream already failed: {self._error}", [])
-        self._buf += data
-        documents: list[Document] = []
-        try:
-            while (frame := self._next_frame()) is not None:
-                doc = self._decode(*frame)
-                if doc is not None:
-                    documents.append(doc)
-        except DecodeError as exc:
-            self._error = exc
-            self._buf.clear()
-            raise StreamError(str(exc), documents) from None
-        return documents
-
-    def take_notes(self) -> list[Undecoded]:
-        """Return and forget the frames that were framed fine but could not be decoded."""
-        notes, self._notes = self._notes, []
-        return notes
+    NAME = NAME
+    LABEL = "GT06"
 
     def _next_frame(self) -> tuple[bytes, int] | None:
         buf = self._buf
@@ -133,8 +95,7 @@ class Stream:
         if length < _MIN_LENGTH:
             raise DecodeError(f"GT06: frame length {length} is below the minimum of 5")
         total = header + length + 2
-        if total > self.max_frame:
-            raise DecodeError(f"GT06: frame of {total} bytes exceeds {self.max_frame} cap")
+        self.check_frame_size(total)
         if len(buf) < total:
             return None
         if buf[total - 2 : total] != _STOP:
@@ -143,39 +104,37 @@ class Stream:
         del buf[:total]
         return frame, header
 
-    def _decode(self, frame: bytes, header: int) -> Document | None:
+    def _decode_frame(self, framed: tuple[bytes, int]) -> list[Document]:
+        frame, header = framed
         proto = frame[header]
         table = _UPSTREAM if self.from_client else _DOWNSTREAM
         entry = table.get(proto)
-        name = entry[0] if entry is not None else f"0x{proto:02x}"
-        source = f"{NAME}.{name}" if self.from_client else f"{NAME}.down.{name}"
+        source = self.source(entry[0] if entry is not None else f"0x{proto:02x}")
         crc_ok = _frame_crc_ok(frame)
         if not crc_ok:
             # Servers (traccar among them) accept such frames, so what they carry still
             # left the device: decode it, and say that the checksum was wrong.
             got = int.from_bytes(frame[-4:-2], "big")
             want = crc_itu(frame[2:-4])
-            self._notes.append(
-                Undecoded(
-                    source,
-                    f"GT06: CRC {got:04x} does not match computed {want:04x}; decoded anyway",
-                )
+            self.note_at(
+                source, f"GT06: CRC {got:04x} does not match computed {want:04x}; decoded anyway"
             )
         content = frame[header + 1 : -6]
         if entry is None:
             if self.from_client or content:
                 reason = f"GT06: protocol 0x{proto:02x} not decoded, {len(content)} bytes"
-                self._notes.append(Undecoded(source, reason))
-            return None  # A server's bare acknowledgement carries nothing worth auditing.
+                self.note_at(source, reason)
+            return []  # A server's bare acknowledgement carries nothing worth auditing.
+        name, decode = entry
         try:
-            tree = entry[1](_Reader(content, name))
+            tree = decode(_Reader(content, name))
         except DecodeError as exc:
-            self._notes.append(Undecoded(source, str(exc)))
-            return None
+            self.note_at(source, str(exc))
+            return []
         tree = {"protocol": f"0x{proto:02x}", **tree, "serial": int.from_bytes(frame[-6:-4])}
         if not crc_ok:
             tree["checksum_valid"] = False
-        return Document(source, tree)
+        return [Document(source, tree)]
 
 
 def _header_size(buf: bytes | bytearray) -> int:

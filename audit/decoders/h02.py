@@ -14,12 +14,12 @@ from typing import Any
 
 from ..model import Document
 from .errors import DecodeError
+from .framed_stream import MAX_FRAME, FramedStream
 from .tracker_stream import (
-    MAX_FRAME,
-    FramedStream,
     ddmm,
     device_ids,
     digits_time,
+    drop_separators,
     frame_text,
     number,
     position,
@@ -32,7 +32,6 @@ DEFAULT_PORTS: frozenset[int] = frozenset({5013})
 _SHORT_BINARY, _LONG_BINARY = 32, 45
 _TEXT_MAX = 2048  # the longest real H02 text report is a few hundred bytes
 _VENDORS = frozenset({"HQ", "TH", "hq", "th"})
-_SEPARATORS = b"\r\n \x00"
 
 # Server-to-device commands whose meaning traccar's encoder confirms; others keep their code.
 _COMMANDS: dict[str, str] = {
@@ -89,7 +88,7 @@ def _bcd_time_ok(frame: bytes) -> bool:
     return hh < 24 and mm < 60 and ss < 60 and 1 <= dd <= 31 and 1 <= mo <= 12
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of an H02 connection."""
 
     NAME = NAME
@@ -100,8 +99,7 @@ class Stream(FramedStream):
 
     def _next_frame(self) -> bytes | None:
         buf = self._buf
-        while buf[:1] and buf[0] in _SEPARATORS:
-            del buf[:1]
+        drop_separators(buf)
         if not buf:
             return None
         marker = buf[0]

@@ -27,13 +27,13 @@ from typing import Any
 from stdnum import imei as stdnum_imei
 
 from ..model import Document
+from .byte_reader import ByteReader
 from .errors import DecodeError
-from .mqtt import Undecoded
+from .framed_stream import MAX_FRAME, FramedStream
 
 NAME = "jt808"
 # No standard port: traccar listens for JT/T 808 on 5015, EMQX's JT/T 808 gateway on 6207.
 DEFAULT_PORTS: frozenset[int] = frozenset({5015, 6207})
-MAX_FRAME = 64 * 1024
 
 _FLAG = 0x7E
 _ESCAPE = 0x7D
@@ -148,16 +148,9 @@ _SECRET_PARAMETERS = frozenset({0x0012, 0x0016})
 _PLATE_COLORS = {1: "blue", 2: "yellow", 3: "black", 4: "white", 5: "green", 9: "other"}
 
 
-class Jt808StreamError(DecodeError):
-    """The stream is not JT/T 808 framing; ``documents`` holds what this feed decoded first."""
-
-    def __init__(self, message: str, documents: list[Document]):
-        super().__init__(message)
-        self.documents = documents
-
-
-class _Content(Exception):
-    """A well-framed message whose content could not be read (becomes a note)."""
+def _error(text: str) -> DecodeError:
+    """A well-framed message whose content cannot be read: it gets a note."""
+    return DecodeError(f"JT/T 808: {text}")
 
 
 def looks_like(first: bytes) -> bool:
@@ -169,7 +162,7 @@ def looks_like(first: bytes) -> bool:
         return False
     try:
         data = _unescape(bytes(first[1:end]))
-    except _Content:
+    except DecodeError:
         return False
     if reduce(xor, data[:-1], 0) != data[-1]:
         return False
@@ -181,50 +174,27 @@ def looks_like(first: bytes) -> bool:
     return len(data) - 1 - header == props & 0x03FF
 
 
-class Stream:
+class Stream(FramedStream[bytes]):
     """One direction of one JT/T 808 connection.
 
     ``from_client`` says whether the bytes come from the terminal: its messages get sources
     ``jt808.0x<id>``, the platform's ``jt808.down.0x<id>``. Bytes before the first ``0x7E``
     mean this is not JT/T 808: the stream raises and is poisoned. Stray bytes after a frame
     read as one more (bad) frame up to the next flag, a note: the flags resynchronise.
+    Frames are handed on still escaped, without their flags.
     """
 
+    NAME = NAME
+    LABEL = "JT/T 808"
+
     def __init__(self, *, from_client: bool = True, max_frame: int = MAX_FRAME) -> None:
-        self.from_client = from_client
-        self.max_frame = max_frame
-        self._buf = bytearray()
+        super().__init__(from_client=from_client, max_frame=max_frame)
         self._scan = 1
-        self._error: DecodeError | None = None
-        self._notes: list[Undecoded] = []
         self._parts: dict[tuple[int, str, int, int], dict[int, bytes]] = {}
 
-    def feed(self, data: bytes) -> list[Document]:
-        """Add ``data`` and return a Document for every message it completed.
-
-        Raises Jt808StreamError (a DecodeError) on bytes before the first flag or a frame
-        longer than ``max_frame``, and on every call after that.
-        """
-        if self._error is not None:
-            raise Jt808StreamError(f"JT/T 808 stream already failed: {self._error}", [])
-        self._buf += data
-        documents: list[Document] = []
-        try:
-            while (frame := self._next_frame()) is not None:
-                doc = self._frame(frame)
-                if doc is not None:
-                    documents.append(doc)
-        except DecodeError as exc:
-            self._error = exc
-            self._buf.clear()
-            self._parts.clear()
-            raise Jt808StreamError(str(exc), documents) from None
-        return documents
-
-    def take_notes(self) -> list[Undecoded]:
-        """Return and forget the notes on frames that were framed but not (fully) decoded."""
-        notes, self._notes = self._notes, []
-        return notes
+    def _reset(self) -> None:
+        super()._reset()
+        self._parts.clear()
 
     def _next_frame(self) -> bytes | None:
         buf = self._buf
@@ -243,50 +213,49 @@ class Stream:
                 raise DecodeError(f"JT/T 808: no frame end within {self.max_frame} bytes")
             self._scan = max(1, len(buf))
             return None
-        if end + 1 > self.max_frame:
-            raise DecodeError(f"JT/T 808: frame of {end + 1} bytes exceeds {self.max_frame} cap")
+        self.check_frame_size(end + 1)
         frame = bytes(buf[1:end])
         del buf[:end]  # the closing flag stays: it may open the next frame
         self._scan = 1
         return frame
 
-    def _frame(self, escaped: bytes) -> Document | None:
-        direction = "" if self.from_client else "down."
+    def _decode_frame(self, escaped: bytes) -> list[Document]:
         try:
             data = _unescape(escaped)
-        except _Content as exc:
-            self._note(f"{NAME}.{direction}".rstrip("."), f"JT/T 808: {exc}, frame skipped")
-            return None
+        except DecodeError as exc:
+            # No message id without the unescaped header: the note names the direction only.
+            self.note_at(NAME if self.from_client else f"{NAME}.down", f"{exc}, frame skipped")
+            return []
         msg_id = int.from_bytes(data[:2], "big")
-        source = f"{NAME}.{direction}0x{msg_id:04x}"
+        source = self.source(f"0x{msg_id:04x}")
         if reduce(xor, data[:-1], 0) != data[-1]:
-            self._note(source, "JT/T 808: checksum mismatch, frame skipped")
-            return None
+            self.note_at(source, "JT/T 808: checksum mismatch, frame skipped")
+            return []
         try:
             tree, body, declared, encryption = _header(data[:-1])
-        except _Content as exc:
-            self._note(source, f"JT/T 808: {exc}")
-            return None
+        except DecodeError as exc:
+            self.note_at(source, str(exc))
+            return []
         tree["message"] = _MESSAGES.get(msg_id, f"0x{msg_id:04x}")
         if declared != len(body):
-            self._note(
+            self.note_at(
                 source, f"JT/T 808: header declares a {declared}-byte body, frame has {len(body)}"
             )
         try:
             if encryption:
                 tree["encrypted"] = True
                 kind = "RSA" if encryption & 1 else f"method {encryption:#x}"
-                raise _Content(f"encrypted body ({kind}), {len(body)} bytes, not decoded")
+                raise _error(f"encrypted body ({kind}), {len(body)} bytes, not decoded")
             self._body(source, msg_id, tree, body)
-        except _Content as exc:
-            self._note(source, f"JT/T 808: {exc}")
-        return Document(source, tree)
+        except DecodeError as exc:
+            self.note_at(source, str(exc))
+        return [Document(source, tree)]
 
     def _body(self, source: str, msg_id: int, tree: dict[str, Any], body: bytes) -> None:
         decode = _DECODERS.get(msg_id)
         if "packet" in tree:
             if decode is None:
-                raise _Content(
+                raise _error(
                     f"multi-packet message part {tree['packet']['index']} of "
                     f"{tree['packet']['total']}, not reassembled"
                 )
@@ -296,7 +265,7 @@ class Stream:
             body = whole
         if decode is None:
             if body:
-                raise _Content(f"message 0x{msg_id:04x} body ({len(body)} bytes) not decoded")
+                raise _error(f"message 0x{msg_id:04x} body ({len(body)} bytes) not decoded")
             return
         decode(_Reader(body, tree))
 
@@ -304,7 +273,7 @@ class Stream:
         """Collect the packets of one message; its whole body once the last one arrived."""
         total, index = tree["packet"]["total"], tree["packet"]["index"]
         if not 1 <= index <= total:
-            raise _Content(f"packet index {index} of {total}")
+            raise _error(f"packet index {index} of {total}")
         first_serial = (tree["serial"] - index + 1) & 0xFFFF
         key = (int(tree["message_id"], 16), tree["terminal_id_raw"], total, first_serial)
         parts = self._parts.get(key)
@@ -312,20 +281,19 @@ class Stream:
             if len(self._parts) >= _MAX_PENDING_PARTS:
                 dropped = next(iter(self._parts))
                 del self._parts[dropped]
-                self._note(source, "JT/T 808: too many unfinished multi-packet messages, one lost")
+                self.note_at(
+                    source, "JT/T 808: too many unfinished multi-packet messages, one lost"
+                )
             parts = self._parts[key] = {}
         parts[index] = body
         if sum(len(p) for p in parts.values()) > self.max_frame:
             del self._parts[key]
-            raise _Content(f"multi-packet message beyond {self.max_frame} bytes, not decoded")
+            raise _error(f"multi-packet message beyond {self.max_frame} bytes, not decoded")
         if len(parts) < total:
             return None
         del self._parts[key]
         tree["reassembled"] = True
         return b"".join(parts[i] for i in range(1, total + 1))
-
-    def _note(self, source: str, reason: str) -> None:
-        self._notes.append(Undecoded(source, reason))
 
 
 # Framing ---------------------------------------------------------------------------------
@@ -336,11 +304,11 @@ def _unescape(escaped: bytes) -> bytes:
     escapes = escaped.count(b"\x7d")
     if escapes:
         if escapes != escaped.count(b"\x7d\x01") + escaped.count(b"\x7d\x02"):
-            raise _Content("invalid 0x7D escape")
+            raise _error("invalid 0x7D escape")
         # 7D02 first: every 7D starts a pair, so neither replacement can split the other's.
         escaped = escaped.replace(b"\x7d\x02", b"\x7e").replace(b"\x7d\x01", b"\x7d")
     if len(escaped) < _MIN_FRAME:
-        raise _Content(f"frame of {len(escaped)} bytes is shorter than a header")
+        raise _error(f"frame of {len(escaped)} bytes is shorter than a header")
     return escaped
 
 
@@ -351,7 +319,7 @@ def _header(data: bytes) -> tuple[dict[str, Any], bytes, int, int]:
     tree: dict[str, Any] = {"message_id": f"0x{msg_id:04x}"}
     if props & 0x4000:
         if len(data) < 17:
-            raise _Content("2019 header truncated")
+            raise _error("2019 header truncated")
         tree["protocol"] = "JT/T 808-2019"
         tree["protocol_version"] = data[4]
         phone, pos = data[5:15], 15
@@ -367,7 +335,7 @@ def _header(data: bytes) -> tuple[dict[str, Any], bytes, int, int]:
     pos += 2
     if props & 0x2000:
         if len(data) < pos + 4:
-            raise _Content("packet numbers truncated")
+            raise _error("packet numbers truncated")
         tree["packet"] = {
             "total": int.from_bytes(data[pos : pos + 2], "big"),
             "index": int.from_bytes(data[pos + 2 : pos + 4], "big"),
@@ -376,37 +344,15 @@ def _header(data: bytes) -> tuple[dict[str, Any], bytes, int, int]:
     return tree, data[pos:], props & 0x03FF, (props >> 10) & 0x07
 
 
-class _Reader:
-    """Bounds-checked reads over one body; running off the end is a content error."""
+class _Reader(ByteReader):
+    """Bounds-checked reads over one body, decoded into the message's ``tree``."""
 
-    __slots__ = ("data", "pos", "tree")
+    protocol = "JT/T 808"
+    __slots__ = ("tree",)
 
-    def __init__(self, data: bytes, tree: dict[str, Any]):
-        self.data = data
-        self.pos = 0
+    def __init__(self, data: bytes, tree: dict[str, Any]) -> None:
+        super().__init__(data, "body")
         self.tree = tree
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise _Content(f"body truncated at byte {len(self.data)}")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def word(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def dword(self) -> int:
-        return int.from_bytes(self.take(4), "big")
-
-    def left(self) -> int:
-        return len(self.data) - self.pos
-
-    def rest(self) -> bytes:
-        return self.take(self.left())
 
     @property
     def v2019(self) -> bool:
@@ -417,27 +363,27 @@ class _Reader:
 
 
 def _response(r: _Reader) -> None:
-    r.tree["reply_serial"] = r.word()
-    reply = r.word()
+    r.tree["reply_serial"] = r.u16()
+    reply = r.u16()
     r.tree["reply_to"] = f"0x{reply:04x}"
     result = r.byte()
     r.tree["result"] = _RESULTS.get(result, result)
 
 
 def _empty(r: _Reader) -> None:
-    if r.left():
-        raise _Content(f"{r.left()} unexpected bytes in an empty message")
+    if r.remaining():
+        raise _error(f"{r.remaining()} unexpected bytes in an empty message")
 
 
 def _registration(r: _Reader) -> None:
     tree = r.tree
-    tree["province_id"] = r.word()
-    tree["city_id"] = r.word()
+    tree["province_id"] = r.u16()
+    tree["city_id"] = r.u16()
     # Field widths: 2011 (5, 8, 7), 2013 (5, 20, 7), 2019 (11, 30, 30). 2011 and 2013 share
     # the header, so the body length tells them apart: 2013's fixed part is 37 bytes.
     if r.v2019:
         widths, edition = (11, 30, 30), "2019"
-    elif r.left() >= 33 and _plate_color_at(r, 32):
+    elif r.remaining() >= 33 and _plate_color_at(r, 32):
         widths, edition = (5, 20, 7), "2013"
     else:
         widths, edition = (5, 8, 7), "2011"
@@ -477,8 +423,8 @@ def _authentication(r: _Reader) -> None:
 
 def _location_into(r: _Reader, out: dict[str, Any], end: int) -> None:
     """One 0x0200 body from ``r.pos`` to ``end`` into ``out``."""
-    alarm, status = r.dword(), r.dword()
-    lat, lon = r.dword(), r.dword()
+    alarm, status = r.u32(), r.u32()
+    lat, lon = r.u32(), r.u32()
     out["alarm_flags"] = alarm
     out["status_flags"] = status
     out["acc_on"] = bool(status & 0x01)
@@ -487,12 +433,12 @@ def _location_into(r: _Reader, out: dict[str, Any], end: int) -> None:
         "lat": round(lat / 1e6 * (-1 if status & 0x04 else 1), 6),
         "lon": round(lon / 1e6 * (-1 if status & 0x08 else 1), 6),
     }
-    out["altitude_m"] = r.word()
-    out["speed_kmh"] = round(r.word() / 10, 1)
-    out["direction"] = r.word()
+    out["altitude_m"] = r.u16()
+    out["speed_kmh"] = round(r.u16() / 10, 1)
+    out["direction"] = r.u16()
     raw = r.take(6)
     if r.pos > end:
-        raise _Content("location item shorter than its fixed fields")
+        raise _error("location item shorter than its fixed fields")
     stamp = _bcd_time(raw)
     if stamp is None:
         out["time_raw"] = raw.hex()
@@ -501,10 +447,10 @@ def _location_into(r: _Reader, out: dict[str, Any], end: int) -> None:
     extras: dict[str, Any] = {}
     while r.pos < end:
         if r.pos + 2 > end:
-            raise _Content("location item header overruns the body")
+            raise _error("location item header overruns the body")
         ident, size = r.byte(), r.byte()
         if r.pos + size > end:
-            raise _Content(f"location item 0x{ident:02x} overruns the body")
+            raise _error(f"location item 0x{ident:02x} overruns the body")
         _extra(ident, r.take(size), out, extras)
     if extras:
         out["extras"] = extras
@@ -515,21 +461,21 @@ def _location(r: _Reader) -> None:
 
 
 def _location_reply(r: _Reader) -> None:
-    r.tree["reply_serial"] = r.word()
+    r.tree["reply_serial"] = r.u16()
     _location(r)
 
 
 def _batch(r: _Reader) -> None:
-    count = r.word()
+    count = r.u16()
     kind = r.byte()
     r.tree["count"] = count
     r.tree["batch_type"] = {0: "normal", 1: "blind area"}.get(kind, kind)
     locations: list[dict[str, Any]] = []
     r.tree["locations"] = locations
     for _ in range(count):
-        size = r.word()
+        size = r.u16()
         if r.pos + size > len(r.data):
-            raise _Content("batch item overruns the body")
+            raise _error("batch item overruns the body")
         item: dict[str, Any] = {}
         locations.append(item)
         _location_into(r, item, r.pos + size)
@@ -537,7 +483,7 @@ def _batch(r: _Reader) -> None:
 
 def _attributes(r: _Reader) -> None:
     tree = r.tree
-    tree["terminal_type"] = r.word()
+    tree["terminal_type"] = r.u16()
     tree["manufacturer_id"] = _text(r.take(5))
     model, ident = (30, 30) if r.v2019 else (20, 7)
     tree["terminal_model"] = _text(r.take(model))
@@ -552,7 +498,7 @@ def _attributes(r: _Reader) -> None:
 
 
 def _parameters_reply(r: _Reader) -> None:
-    r.tree["reply_serial"] = r.word()
+    r.tree["reply_serial"] = r.u16()
     _parameter_list(r)
 
 
@@ -564,10 +510,10 @@ def _platform_response(r: _Reader) -> None:
 
 
 def _registration_response(r: _Reader) -> None:
-    r.tree["reply_serial"] = r.word()
+    r.tree["reply_serial"] = r.u16()
     result = r.byte()
     r.tree["result"] = _REGISTRATION_RESULTS.get(result, result)
-    if r.left():
+    if r.remaining():
         r.tree["auth_code"] = _text(r.rest())
 
 
@@ -581,7 +527,7 @@ def _parameter_list(r: _Reader) -> None:
     values: dict[str, Any] = {}
     r.tree["parameters"] = values
     for _ in range(count):
-        ident = r.dword()
+        ident = r.u32()
         raw = r.take(r.byte())
         name, is_text = _PARAMETERS.get(ident, (f"0x{ident:04x}", False))
         if ident in _SECRET_PARAMETERS:
@@ -629,7 +575,7 @@ def _vehicle_control(r: _Reader) -> None:
     r.tree["command"] = "vehicle_control"
     if r.v2019:
         # 2019: a list of (control type WORD, parameters); only the ids are named here.
-        count = r.word()
+        count = r.u16()
         r.tree["control_count"] = count
         r.tree["parameters"] = _opaque(r.rest())
         r.tree["control"] = "vehicle control (2019 list)"

@@ -2,8 +2,8 @@
 
 Sans-IO: ``MqttStream.feed`` takes whatever bytes one TCP message carried (a packet
 may be split over several messages, one message may hold several packets) and returns
-Documents for CONNECT, SUBSCRIBE and PUBLISH (client to broker) or PUBLISH (broker to
-client, sources ``mqtt.down.…``). Versions 3.1 (``MQIsdp``/3), 3.1.1 (``MQTT``/4) and
+Documents for CONNECT, SUBSCRIBE, UNSUBSCRIBE and PUBLISH (client to broker) or PUBLISH
+(broker to client, sources ``mqtt.down.…``). Versions 3.1 (``MQIsdp``/3), 3.1.1 (``MQTT``/4) and
 5 (``MQTT``/5; properties skipped except user properties) are understood.
 
 The broker-to-client direction never sees the CONNECT that names the version, so it
@@ -19,23 +19,25 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from ..model import Document
 from .byte_reader import ByteReader
 from .errors import DecodeError
+from .framed_stream import FramedStream, FramingError
 from .tree import KeyValues, expand_embedded
 
 MAX_PACKET = 16 * 1024 * 1024
+_MAX_FIXED_HEADER = 5  # type byte and a 4-byte remaining length
 
 CONNECT = 1
 CONNACK = 2
 PUBLISH = 3
 SUBSCRIBE = 8
-_PUBREL, _SUBSCRIBE, _UNSUBSCRIBE, _AUTH = 6, 8, 10, 15
+UNSUBSCRIBE = 10
+_PUBREL, _AUTH = 6, 15
 # Fixed-header flags every non-PUBLISH packet must carry (MQTT 3.1.1 section 2.2.2).
-_FIXED_FLAGS = {_PUBREL: 0b0010, _SUBSCRIBE: 0b0010, _UNSUBSCRIBE: 0b0010}
+_FIXED_FLAGS = {_PUBREL: 0b0010, SUBSCRIBE: 0b0010, UNSUBSCRIBE: 0b0010}
 _PROTOCOLS = {(b"MQTT", 4), (b"MQIsdp", 3), (b"MQTT", 5)}
 _TOPIC_ALIAS = 0x23
 _USER_PROPERTY = 0x26
@@ -67,71 +69,25 @@ _OTA_WORDS = re.compile(r"(?<![a-z])f?ota(?![a-z])|upgrade|firmware", re.IGNOREC
 _URL = re.compile(r"\b(?:https?|ftps?)://", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class Undecoded:
-    """A packet whose content could not be turned into a Document (e.g. a binary payload)."""
-
-    source: str
-    reason: str
-
-
-class MqttStreamError(DecodeError):
-    """The stream is malformed; ``documents`` holds what this feed decoded before that."""
-
-    def __init__(self, message: str, documents: list[Document]):
-        super().__init__(message)
-        self.documents = documents
-
-
-class MqttStream:
+class MqttStream(FramedStream[tuple[int, bytes]]):
     """One direction of one MQTT connection: client to broker unless ``from_client=False``.
 
     After a framing error the stream is poisoned: the byte boundary of the next packet
-    is unknown, so every later ``feed`` raises too.
+    is unknown, so every later ``feed`` raises too. So does a malformed packet: MQTT has
+    its receiver close the connection. Frames are a packet's first byte and its body.
     """
 
+    NAME = "mqtt"
+    LABEL = "MQTT"
+
     def __init__(self, *, from_client: bool = True, max_packet: int = MAX_PACKET) -> None:
-        self.from_client = from_client
+        # The cap on buffered bytes leaves room for the fixed header before the body.
+        super().__init__(from_client=from_client, max_frame=max_packet + _MAX_FIXED_HEADER)
         self.max_packet = max_packet
-        # Broker-to-client sources carry ".down." for the remote-control detector.
-        self._prefix = "mqtt" if from_client else "mqtt.down"
-        self._buf = bytearray()
-        self._error: DecodeError | None = None
         self._level: int | None = None
         self._aliases: dict[int, str] = {}
-        self._notes: list[Undecoded] = []
 
-    def feed(self, data: bytes) -> list[Document]:
-        """Add ``data`` and return Documents for every packet it completed.
-
-        Raises MqttStreamError (a DecodeError) on a malformed packet, and on every call
-        after one.
-        """
-        if self._error is not None:
-            raise MqttStreamError(f"MQTT stream already failed: {self._error}", [])
-        self._buf += data
-        documents: list[Document] = []
-        try:
-            while (packet := self._next_packet()) is not None:
-                first, body = packet
-                if first >> 4 == PUBLISH:
-                    documents.extend(self._publish_documents(first, body))
-                    continue
-                doc = self._decode(first, body)
-                if doc is not None:
-                    documents.append(doc)
-        except DecodeError as exc:
-            self._error = exc
-            self._buf.clear()
-            raise MqttStreamError(str(exc), documents) from None
-        return documents
-
-    def take_notes(self) -> list[Undecoded]:
-        """Return and forget the packets that were framed fine but had undecodable content."""
-        notes, self._notes = self._notes, []
-        return notes
-
-    def _next_packet(self) -> tuple[int, bytes] | None:
+    def _next_frame(self) -> tuple[int, bytes] | None:
         buf = self._buf
         if not buf:
             return None
@@ -149,6 +105,16 @@ class MqttStream:
         del buf[:end]
         return first, body
 
+    def _decode_frame(self, packet: tuple[int, bytes]) -> list[Document]:
+        first, body = packet
+        try:
+            if first >> 4 == PUBLISH:
+                return self._publish_documents(first, body)
+            doc = self._decode(first, body)
+        except DecodeError as exc:
+            raise FramingError(str(exc)) from None
+        return [] if doc is None else [doc]
+
     def _decode(self, first: int, body: bytes) -> Document | None:
         kind = first >> 4
         if not self.from_client:
@@ -158,22 +124,33 @@ class MqttStream:
         if kind == CONNECT:
             return self._connect(body)
         if kind == SUBSCRIBE:
-            return self._subscribe(body)
-        return None  # Acks, unsubscriptions and pings carry no payload worth auditing.
+            return self._topic_filters(body, "SUBSCRIBE", with_options=True)
+        if kind == UNSUBSCRIBE:
+            return self._topic_filters(body, "UNSUBSCRIBE", with_options=False)
+        return None  # Acks and pings carry no payload worth auditing.
 
-    def _subscribe(self, body: bytes) -> Document | None:
-        """The topic filters a client subscribes to: ``vehicle/<VIN>/cmd`` names the car."""
-        r = _Reader(body, "SUBSCRIBE")
+    def _topic_filters(self, body: bytes, name: str, *, with_options: bool) -> Document | None:
+        """The topic filters a client (un)subscribes: ``vehicle/<VIN>/cmd`` names the car.
+
+        SUBSCRIBE follows each filter with a byte of requested QoS (MQTT 5: subscription
+        options); UNSUBSCRIBE lists bare filters. MQTT 5 user properties join the tree.
+        """
+        r = _Reader(body, name)
         r.u16()  # packet id
+        user: dict[str, Any] = {}
         if self._level == 5:
-            r.properties()
+            user = _user_properties(r.properties())
         filters: list[str] = []
         while not r.done():
             filters.append(r.string())
-            r.byte()  # requested QoS (and MQTT 5 subscription options)
+            if with_options:
+                r.byte()
         if not filters:
             return None
-        return Document("mqtt.subscribe", KeyValues(topic=filters))
+        tree = KeyValues(topic=filters)
+        if user:
+            tree["user_properties"] = user
+        return Document(f"mqtt.{name.lower()}", tree)
 
     def _connect(self, body: bytes) -> Document | None:
         r = _Reader(body, "CONNECT")
@@ -209,7 +186,7 @@ class MqttStream:
         if user:
             tree["user_properties"] = user
         for reason in notes:
-            self._notes.append(Undecoded("mqtt.connect", reason))
+            self.note_at("mqtt.connect", reason)
         return self._document("mqtt.connect", KeyValues(tree))
 
     def _publish_documents(self, first: int, body: bytes) -> list[Document]:
@@ -225,7 +202,7 @@ class MqttStream:
         tree = KeyValues(topic=topic_levels(topic))
         if user:
             tree["user_properties"] = user
-        out = [Document(f"{self._prefix}.publish[{topic}]", tree)]
+        out = [Document(self.source(f"publish[{topic}]"), tree)]
         if doc is not None:
             out.append(doc)
         return out
@@ -250,7 +227,7 @@ class MqttStream:
                 else:
                     raise DecodeError(f"MQTT: PUBLISH uses unknown topic alias {alias}")
         payload = r.rest()
-        source = f"{self._prefix}.publish[{topic}]"
+        source = self.source(f"publish[{topic}]")
         tree = self._payload_tree(source, payload)
         if not self.from_client:
             tree = command_tree(topic, tree)
@@ -266,9 +243,7 @@ class MqttStream:
         if tree is None:
             text = _text(payload)
             if text is None:
-                self._notes.append(
-                    Undecoded(source, f"binary MQTT payload, {len(payload)} bytes, not decoded")
-                )
+                self.note_at(source, f"binary MQTT payload, {len(payload)} bytes, not decoded")
                 return None
             tree = KeyValues(payload=text)
         return tree
@@ -278,7 +253,7 @@ class MqttStream:
         try:
             return Document(source, expand_embedded(tree))
         except DecodeError as exc:
-            self._notes.append(Undecoded(source, str(exc)))
+            self.note_at(source, str(exc))
             return None
 
 

@@ -16,7 +16,8 @@ import pynmea2
 
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import FramedStream, frame_text, position
+from .framed_stream import FramedStream
+from .tracker_stream import frame_text, position
 
 NAME = "nmea"
 DEFAULT_PORTS: frozenset[int] = frozenset({10110})
@@ -32,7 +33,7 @@ def looks_like(first: bytes) -> bool:
     return bool(_START.match(line)) and re.search(rb"\*[0-9A-Fa-f]{2}\s*$", line) is not None
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a raw NMEA stream."""
 
     NAME = NAME

@@ -60,6 +60,14 @@ MAX_FIELDS = 4 * MAX_VALUES
 SNIFF_MAX_FIELD = 1 << 12
 #: Shorter unlabelled bodies are not sniffed: a few random bytes parse too often.
 SNIFF_MIN_BYTES = 8
+#: A sniffed body needs this many top-level fields (one more when all are varints or
+#: fixed32s): eight random bytes after a key are a whole fixed64 field one time in
+#: eight, and a lone number says little anyway.
+SNIFF_MIN_FIELDS = 2
+#: A sniffed fixed64 field must read as a double of plausible size (see ``_PLAUSIBLE``)
+#: or as an integer within this magnitude (timestamps, counters, ids from a sequence):
+#: random 64-bit words rarely do either.
+SNIFF_MAX_FIXED64 = 1 << 53
 
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 _MAX_FIELD = (1 << 29) - 1
@@ -331,18 +339,20 @@ def decode_protobuf(
 
     ``path`` (the URL path) chooses the message type when ``schemas`` are given.
     ``sniff=True`` is for unlabelled bodies: it also rejects parses that are
-    implausible (shorter than ``SNIFF_MIN_BYTES``; top-level field numbers out of
-    ascending order, above ``SNIFF_MAX_FIELD`` or reserved by protobuf) or that leave
-    a length-delimited value undecoded (neither text nor message): random or
-    encrypted bytes rarely pass all that (about 0.2% of 16-byte ones, none from 32
-    bytes on), and are better reported as an opaque payload. Raises DecodeError for
+    implausible (shorter than ``SNIFF_MIN_BYTES``; varints no encoder writes; top-level
+    field numbers out of ascending order, above ``SNIFF_MAX_FIELD`` or reserved by
+    protobuf; too few top-level fields or an implausible fixed64, see ``_plausible``)
+    or that leave a length-delimited value undecoded (neither text nor message):
+    random or encrypted bytes rarely pass all that (about 1 in 100,000 bodies of up to
+    4 KiB, all of them under 64 bytes; ``bench/protobuf_sniff.py``), and are better
+    reported as an opaque payload. Raises DecodeError for
     anything not a message. ``budget`` bounds the fields walked (speculative nested
     parses included) across every message that shares it: one per body, so that many
     gRPC frames or multipart parts cannot add up to more than ``MAX_FIELDS``.
     """
     if sniff and len(data) < SNIFF_MIN_BYTES:
         raise DecodeError(f"protobuf: fewer than {SNIFF_MIN_BYTES} bytes, not sniffed")
-    reader = _Reader(data, schemas, budget or FieldBudget())
+    reader = _Reader(data, schemas, budget or FieldBudget(), strict=sniff)
     try:
         fields = reader.walk(0, len(data))
         if sniff and not _plausible(fields):
@@ -364,13 +374,30 @@ def decode_protobuf(
 
 
 def _plausible(fields: list[_Wire]) -> bool:
-    """Low field numbers in ascending order, as every protobuf encoder writes them."""
+    """Whether a sniffed message looks written by an encoder rather than found in noise.
+
+    Low field numbers in ascending order, as every encoder writes them; fixed64 values
+    that read as a number; and enough of them: ``SNIFF_MIN_FIELDS`` when one is
+    length-delimited (text or a nested message, which random bytes rarely make) or a
+    fixed64, three when all are varints and fixed32s (two of those fill a few random
+    bytes too easily).
+    """
     previous = 0
-    for number, _w, _a, _b in fields:
+    strong = False
+    for number, wire, a, _b in fields:
         if number < previous or number > SNIFF_MAX_FIELD or number in _RESERVED:
             return False
+        if wire == I64 and not _plausible_fixed64(a):
+            return False
+        strong = strong or wire in (LEN, I64)
         previous = number
-    return bool(fields)
+    return len(fields) >= (SNIFF_MIN_FIELDS if strong else SNIFF_MIN_FIELDS + 1)
+
+
+def _plausible_fixed64(raw: int) -> bool:
+    if abs(_signed(raw, 64)) < SNIFF_MAX_FIXED64:
+        return True
+    return _plausible_real(struct.unpack("<d", raw.to_bytes(8, "little"))[0])
 
 
 def _best_message(schemas: Schemas, fields: list[_Wire]) -> str | None:
@@ -412,13 +439,18 @@ def _wire_of(type_name: str) -> int:
 class _Reader:
     """One buffer being decoded: nested messages are offsets into it, never copies."""
 
-    __slots__ = ("budget", "buf", "opaque", "schemas")
+    __slots__ = ("budget", "buf", "opaque", "schemas", "strict")
 
-    def __init__(self, buf: bytes, schemas: Schemas | None, budget: FieldBudget) -> None:
+    def __init__(
+        self, buf: bytes, schemas: Schemas | None, budget: FieldBudget, *, strict: bool = False
+    ) -> None:
         self.buf = buf
         self.schemas = schemas
         self.budget = budget
         self.opaque = False  # a schema-less length-delimited value was neither text nor message
+        # Sniffing: also refuse varints that no encoder writes (a needless trailing 0x00
+        # byte, or more than 64 bits), which parsers accept but random bytes often hold.
+        self.strict = strict
 
     def varint(self, pos: int, end: int) -> tuple[int, int]:
         buf = self.buf
@@ -431,6 +463,8 @@ class _Reader:
             pos += 1
             result |= (b & 0x7F) << shift
             if not b & 0x80:
+                if self.strict and ((shift and not b) or result >> 64):
+                    raise _Malformed(f"varint at byte {start} is not canonically encoded")
                 return result & 0xFFFFFFFFFFFFFFFF, pos
             shift += 7
             if shift >= 70:

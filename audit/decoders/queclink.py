@@ -17,13 +17,13 @@ from typing import Any
 
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import FramedStream, device_ids, frame_text, number, position, utc_iso
+from .framed_stream import FramedStream
+from .tracker_stream import device_ids, drop_separators, frame_text, number, position, utc_iso
 
 NAME = "queclink"
 DEFAULT_PORTS: frozenset[int] = frozenset({5004})
 
 _TEXT_MAX = 8192
-_SEPARATORS = b"\r\n \x00"
 _HEADER = re.compile(r"\+(RESP|BUFF|ACK|SACK):(GT[A-Z0-9]{3})")
 _COMMAND = re.compile(r"AT\+(GT[A-Z0-9]{3})=(.*)", re.DOTALL)
 _LON = re.compile(r"-?\d{1,3}\.\d{6}")
@@ -53,15 +53,14 @@ def looks_like(first: bytes) -> bool:
     return bool(re.match(rb"\+(?:RESP|BUFF|ACK):GT[A-Z0-9]{3},", first[:16]))
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a Queclink @Track connection."""
 
     NAME = NAME
 
     def _next_frame(self) -> bytes | None:
         buf = self._buf
-        while buf[:1] and buf[0] in _SEPARATORS:
-            del buf[:1]
+        drop_separators(buf)
         if not buf:
             return None
         if not (buf[:1] == b"+" or buf[:3] == b"AT+"[: len(buf[:3])]):

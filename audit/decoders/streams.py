@@ -24,7 +24,8 @@ from shekara.audit.decoders import (
     watch3g,
     wialon,
 )
-from shekara.audit.decoders.mqtt import MqttStream, Undecoded, looks_like_mqtt
+from shekara.audit.decoders.framed_stream import Undecoded
+from shekara.audit.decoders.mqtt import MqttStream, looks_like_mqtt
 from shekara.audit.model import Document
 
 

@@ -3,8 +3,8 @@
 No maintained pure-Python Teltonika parser exists on PyPI, so packets are sliced by hand
 with ``int.from_bytes``. Layouts follow shared/reference/protocols.md section 3.2 and
 Teltonika's "Data Sending Protocols" and AVL ID list (traccar's decoder consulted for the
-variants; no code taken). The checksum is CRC-16/IBM (ARC), computed by the ``crc``
-library's predefined ``Crc16.IBM`` configuration.
+variants; no code taken). The checksum is CRC-16/IBM (catalogued as CRC-16/ARC), computed
+by ``fastcrc``'s table-driven native implementation.
 
 TCP, device to server: ``00 0F`` + 15 ASCII digits (the IMEI), then AVL packets
 ``00000000 | data length(4) | codec | N1 | records | N2 | CRC(4)``; the CRC covers codec
@@ -14,16 +14,17 @@ each packet, and sends codec 12/14 command packets in the same framing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crc import Calculator, Crc16
+from fastcrc import crc16
 from stdnum import luhn
 
 from ..model import Document
 from .byte_reader import ByteReader
 from .errors import DecodeError
-from .mqtt import Undecoded
+from .framed_stream import MAX_FRAME, FramedStream
 
 NAME = "teltonika"
 DEFAULT_PORTS: frozenset[int] = frozenset({5027})  # traccar's Teltonika port; vendors vary
@@ -37,7 +38,6 @@ CODEC_14 = 0x0E
 AVL_CODECS = frozenset({CODEC_8, CODEC_8E, CODEC_16})
 COMMAND_CODECS = frozenset({CODEC_12, CODEC_13, CODEC_14})
 
-_CRC = Calculator(Crc16.IBM.value, optimized=True)
 _PREAMBLE = b"\x00\x00\x00\x00"
 _PING = 0xFF  # a device's one-byte keep-alive between packets
 _IMEI_LENGTHS = range(15, 18)  # 15 digits; some firmware sends the 16-digit IMEISV
@@ -97,7 +97,7 @@ _COMMANDS = {
 
 def crc16_ibm(data: bytes) -> int:
     """CRC-16/IBM (ARC) of ``data``, the checksum of Teltonika TCP packets."""
-    return _CRC.checksum(data)
+    return crc16.arc(data)
 
 
 def looks_like(first: bytes) -> bool:
@@ -127,15 +127,7 @@ def looks_like_udp(datagram: bytes) -> bool:
     )
 
 
-class StreamError(DecodeError):
-    """The stream is malformed; ``documents`` holds what this feed decoded before that."""
-
-    def __init__(self, message: str, documents: list[Document]):
-        super().__init__(message)
-        self.documents = documents
-
-
-class Stream:
+class Stream(FramedStream[tuple[bytes, int | None]]):
     """One direction of one Teltonika TCP connection (``from_client`` = device to server).
 
     The device side carries the IMEI handshake and AVL (or codec 12/13/14 response)
@@ -145,43 +137,21 @@ class Stream:
     stream. A packet whose content cannot be decoded becomes a note. A wrong CRC is a
     note too, but the packet is still decoded (marked ``checksum_valid: False``):
     servers do not check it, so the data reached them all the same.
+
+    A frame is ``(IMEI, None)`` for the handshake, ``(data, CRC)`` for a packet.
     """
 
-    def __init__(self, *, from_client: bool = True, max_frame: int = 64 * 1024) -> None:
-        self.from_client = from_client
-        self.max_frame = max_frame
-        self._buf = bytearray()
-        self._error: DecodeError | None = None
-        self._notes: list[Undecoded] = []
+    NAME = NAME
+    LABEL = "Teltonika"
+
+    def __init__(self, *, from_client: bool = True, max_frame: int = MAX_FRAME) -> None:
+        super().__init__(from_client=from_client, max_frame=max_frame)
         self._answered = False  # server side: the handshake answer byte was seen
 
-    def feed(self, data: bytes) -> list[Document]:
-        """Add ``data`` and return one Document per message it completed.
+    def _next_frame(self) -> tuple[bytes, int | None] | None:
+        return self._next_client() if self.from_client else self._next_server()
 
-        Raises StreamError (a DecodeError) on a framing error, and on every call after one.
-        """
-        if self._error is not None:
-            raise StreamError(f"Teltonika stream already failed: {self._error}", [])
-        self._buf += data
-        documents: list[Document] = []
-        try:
-            while True:
-                found = self._next_client() if self.from_client else self._next_server()
-                if found is None:
-                    break
-                documents.extend(found)
-        except DecodeError as exc:
-            self._error = exc
-            self._buf.clear()
-            raise StreamError(str(exc), documents) from None
-        return documents
-
-    def take_notes(self) -> list[Undecoded]:
-        """Return and forget the packets that were framed fine but could not be decoded."""
-        notes, self._notes = self._notes, []
-        return notes
-
-    def _next_client(self) -> list[Document] | None:
+    def _next_client(self) -> tuple[bytes, int | None] | None:
         buf = self._buf
         while buf and buf[0] == _PING:
             del buf[0]
@@ -199,30 +169,22 @@ class Stream:
             return None
         raw = bytes(buf[2 : 2 + size])
         del buf[: 2 + size]
-        source = f"{NAME}.login"
-        if not raw.isdigit():
-            self._notes.append(Undecoded(source, "Teltonika: handshake IMEI is not digits"))
-            return []
-        return [Document(source, {"imei": raw.decode("ascii")})]
+        return raw, None
 
-    def _next_server(self) -> list[Document] | None:
+    def _next_server(self) -> tuple[bytes, int | None] | None:
         buf = self._buf
-        if not buf:
-            return None
-        if not self._answered:
+        if buf and not self._answered:
             if buf[0] not in (0x00, 0x01):
                 raise DecodeError(f"Teltonika: handshake answer {buf[0]:#04x} is not 00 or 01")
             del buf[0]
             self._answered = True
-            return []
+        while len(buf) >= 4 and buf[:4] != _PREAMBLE:
+            del buf[:4]  # A record-count acknowledgement: nothing worth auditing.
         if len(buf) < 4:
             return None
-        if buf[:4] != _PREAMBLE:
-            del buf[:4]  # A record-count acknowledgement: nothing worth auditing.
-            return []
         return self._next_packet()
 
-    def _next_packet(self) -> list[Document] | None:
+    def _next_packet(self) -> tuple[bytes, int | None] | None:
         buf = self._buf
         if len(buf) < 8:
             if bytes(buf[:4]) != _PREAMBLE[: min(4, len(buf))]:
@@ -234,16 +196,18 @@ class Stream:
         if length < _MIN_DATA:
             raise DecodeError(f"Teltonika: data length {length} is below the minimum of 3")
         total = 8 + length + 4
-        if total > self.max_frame:
-            raise DecodeError(f"Teltonika: packet of {total} bytes exceeds {self.max_frame} cap")
+        self.check_frame_size(total)
         if len(buf) < total:
             return None
         data = bytes(buf[8 : 8 + length])
         checksum = int.from_bytes(buf[8 + length : total], "big")
         del buf[:total]
-        return self._packet(data, checksum)
+        return data, checksum
 
-    def _packet(self, data: bytes, checksum: int) -> list[Document]:
+    def _decode_frame(self, frame: tuple[bytes, int | None]) -> list[Document]:
+        data, checksum = frame
+        if checksum is None:
+            return self._login(data)
         codec = data[0]
         try:
             if codec in AVL_CODECS:
@@ -253,17 +217,24 @@ class Stream:
             else:
                 raise DecodeError(f"Teltonika: codec {codec:#04x} not decoded")
         except DecodeError as exc:
-            self._notes.append(Undecoded(_source(codec, self.from_client), str(exc)))
+            self.note_at(_source(codec, self.from_client), str(exc))
             trees = []
         documents = [Document(_source(codec, self.from_client, t), t) for t in trees]
         computed = crc16_ibm(data)
         if computed != checksum:
             source = documents[0].source if documents else _source(codec, self.from_client)
             reason = f"Teltonika: CRC {checksum:08x} does not match computed {computed:04x}"
-            self._notes.append(Undecoded(source, reason + "; decoded anyway"))
+            self.note_at(source, reason + "; decoded anyway")
             for tree in trees:
                 tree["checksum_valid"] = False
         return documents
+
+    def _login(self, raw: bytes) -> list[Document]:
+        source = self.source("login")
+        if not raw.isdigit():
+            self.note_at(source, "Teltonika: handshake IMEI is not digits")
+            return []
+        return [Document(source, {"imei": raw.decode("ascii")})]
 
 
 def decode_udp(datagram: bytes) -> list[Document]:
@@ -299,14 +270,7 @@ def decode_udp(datagram: bytes) -> list[Document]:
 
 def avl_data(data: bytes) -> dict[str, Any]:
     """Codec 8, 8E or 16 data (codec byte through N2) as ``{"codec", "records"}``."""
-    r = _Reader(data, "AVL data")
-    codec = r.byte()
-    count = r.byte()
-    records = [_record(r, codec) for _ in range(count)]
-    again = r.byte()
-    if again != count:
-        raise DecodeError(f"Teltonika: record counts differ ({count} then {again})")
-    r.end()
+    codec, records = _counted(data, "AVL data", "record counts", _record)
     return {"codec": f"{codec:02X}", "records": records}
 
 
@@ -316,15 +280,22 @@ def command_data(data: bytes) -> list[dict[str, Any]]:
     Type 0x05 is a server command, 0x06 a device response, 0x11 (codec 14) a refusal
     because the IMEI in the command was not the device's own.
     """
-    r = _Reader(data, "command data")
+    return _counted(data, "command data", "command quantities", _command_message)[1]
+
+
+def _counted(
+    data: bytes, what: str, counts: str, item: Callable[[_Reader, int], dict[str, Any]]
+) -> tuple[int, list[dict[str, Any]]]:
+    """The codec and the items of ``codec | count | items | count`` read to its last byte."""
+    r = _Reader(data, what)
     codec = r.byte()
     count = r.byte()
-    trees = [_command_message(codec, r) for _ in range(count)]
+    items = [item(r, codec) for _ in range(count)]
     again = r.byte()
     if again != count:
-        raise DecodeError(f"Teltonika: command quantities differ ({count} then {again})")
+        raise DecodeError(f"Teltonika: {counts} differ ({count} then {again})")
     r.end()
-    return trees
+    return codec, items
 
 
 def describe_command(text: str) -> dict[str, Any]:
@@ -351,7 +322,7 @@ def _source(codec: int, from_client: bool, tree: dict[str, Any] | None = None) -
     return f"{NAME}.{message}" if from_client else f"{NAME}.down.{message}"
 
 
-def _command_message(codec: int, r: _Reader) -> dict[str, Any]:
+def _command_message(r: _Reader, codec: int) -> dict[str, Any]:
     kind = r.byte()
     payload = _Reader(r.take(r.u32()), "command")
     out: dict[str, Any] = {"codec": f"{codec:02X}"}

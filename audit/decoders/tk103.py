@@ -18,10 +18,11 @@ from typing import Any
 
 from ..model import Document
 from .errors import DecodeError
+from .framed_stream import FramedStream
 from .tracker_stream import (
-    FramedStream,
     ddmm,
     device_ids,
+    drop_separators,
     frame_text,
     number,
     position,
@@ -32,7 +33,6 @@ NAME = "tk103"
 DEFAULT_PORTS: frozenset[int] = frozenset({5001, 5002})
 
 _TEXT_MAX = 4096
-_SEPARATORS = b"\r\n \x00"
 _CLASSIC = re.compile(r"\((\w{10,16}?)([AB][A-Z]\d{2})(.*)\)", re.DOTALL)
 _COMMA = re.compile(r"\((\w{10,16}),([A-Z]{2}\w{2}),(.*)\)", re.DOTALL)
 _BLOCK = re.compile(
@@ -80,15 +80,14 @@ def looks_like(first: bytes) -> bool:
     return False
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a TK103 / GPS103 connection."""
 
     NAME = NAME
 
     def _next_frame(self) -> bytes | None:
         buf = self._buf
-        while buf[:1] and buf[0] in _SEPARATORS:
-            del buf[:1]
+        drop_separators(buf)
         if not buf:
             return None
         limit = min(_TEXT_MAX, self.max_frame)

@@ -22,11 +22,12 @@ from typing import Any
 
 from ..model import Document
 from .errors import DecodeError
+from .framed_stream import MAX_FRAME, FramedStream
 from .tracker_stream import (
-    MAX_FRAME,
-    FramedStream,
+    SEPARATORS,
     decimal_degrees,
     device_ids,
+    drop_separators,
     number,
     position,
     put_time,
@@ -35,7 +36,6 @@ from .tracker_stream import (
 NAME = "watch3g"
 DEFAULT_PORTS: frozenset[int] = frozenset({5093, 8001})
 
-_SEPARATORS = b"\r\n \x00"
 _HEADER = re.compile(
     rb"\[([A-Za-z0-9]{2})\*([0-9A-Za-z]{1,20})\*(?:([0-9A-Fa-f]{4})\*)?([0-9A-Fa-f]{4})\*"
 )
@@ -99,7 +99,7 @@ def looks_like(first: bytes) -> bool:
     return _HEADER.match(first[:_HEADER_MAX]) is not None
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a watch connection."""
 
     NAME = NAME
@@ -113,8 +113,7 @@ class Stream(FramedStream):
 
     def _next_frame(self) -> bytes | None:
         buf = self._buf
-        while buf[:1] and buf[0] in _SEPARATORS:
-            del buf[:1]
+        drop_separators(buf)
         if not buf:
             return None
         if buf[0] != ord("["):
@@ -156,7 +155,7 @@ class Stream(FramedStream):
                     raise DecodeError("watch3g: no closing ']' within the frame cap")
                 return None
             following = buf[index + 1 : index + 2]
-            if following and following[0] not in b"[" + _SEPARATORS:
+            if following and following[0] not in b"[" + SEPARATORS:
                 self._scanned, self._depth, self._closing = index + 1, 1, -1
                 continue
             if len(buf) > by_length:

@@ -19,18 +19,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fastcrc import crc16
+
 from ..model import Document
 from .errors import DecodeError
-from .tracker_stream import (
-    MAX_FRAME,
-    FramedStream,
-    ddmm,
-    device_ids,
-    frame_text,
-    number,
-    position,
-    put_time,
-)
+from .framed_stream import MAX_FRAME, FramedStream
+from .tracker_stream import ddmm, device_ids, frame_text, number, position, put_time
 
 NAME = "wialon"
 DEFAULT_PORTS: frozenset[int] = frozenset({5039, 20332, 20163})
@@ -49,13 +43,8 @@ _SERVER_NAMES = {
 
 
 def crc16_arc(data: bytes) -> int:
-    """CRC-16/ARC, the checksum of Wialon IPS 2.0 (no stdlib equivalent: computed here)."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+    """CRC-16/ARC, the checksum of Wialon IPS 2.0 (computed by ``fastcrc``)."""
+    return crc16.arc(data)
 
 
 #: Device ids are IMEIs or short unit names; anything else is not a Wialon login.
@@ -67,7 +56,7 @@ def looks_like(first: bytes) -> bool:
     return bool(re.match(rb"#(?:L|SD|D|B|P)#", first[:5]))
 
 
-class Stream(FramedStream):
+class Stream(FramedStream[bytes]):
     """One direction of a Wialon IPS connection."""
 
     NAME = NAME

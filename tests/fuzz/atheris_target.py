@@ -7,7 +7,8 @@ TARGET is a stream protocol name (``mqtt``, ``jt808``, …, see
 ``audit/decoders/streams.py``) or ``body:<content type>``. The input's first
 byte chooses the direction and how the rest is cut into TCP-sized pieces, so
 reassembly is fuzzed too; every decoded document also goes through the
-detectors. The contract: only ``DecodeError`` may escape. Any other exception
+detectors. The contract: only ``DecodeError`` may escape, and no note may
+report a decoder bug that the stream contained (``INTERNAL_ERROR``). Anything else
 is a crash that libFuzzer reports (and saves) with the input; a hang or an
 input that grows memory past the limit is reported by libFuzzer's own
 ``-timeout`` and ``-rss_limit_mb``.
@@ -24,6 +25,7 @@ import atheris
 with atheris.instrument_imports(include=["shekara"]):
     from shekara.audit.decoders import DecodeError
     from shekara.audit.decoders.body import decode_body
+    from shekara.audit.decoders.framed_stream import INTERNAL_ERROR, Undecoded
     from shekara.audit.decoders.streams import PROTOCOLS
     from shekara.audit.detectors import detect
 
@@ -41,11 +43,17 @@ def stream_target(name: str) -> Callable[[bytes], None]:
             for i in range(0, len(data), piece):
                 for doc in stream.feed(data[i : i + piece]):
                     detect(doc)
-                stream.take_notes()
+                _check_notes(stream.take_notes())
         except DecodeError:
             pass
 
     return one
+
+
+def _check_notes(notes: list[Undecoded]) -> None:
+    for note in notes:
+        if note.reason.startswith(INTERNAL_ERROR):
+            raise AssertionError(f"contained decoder bug: {note}")
 
 
 def body_target(content_type: str) -> Callable[[bytes], None]:

@@ -18,8 +18,8 @@ from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.model import Category
 
 from .tracker_checks import (
-    FOREIGN_STARTS,
     categories,
+    claims_only_its_own,
     decode,
     load_samples,
     mutated,
@@ -251,13 +251,7 @@ def test_absurd_length_is_refused() -> None:
 
 
 def test_looks_like() -> None:
-    for sample in SAMPLES:
-        assert egts.looks_like(sample_bytes(sample))
-    for name in ("h02", "tk103", "queclink", "watch3g", "wialon"):
-        for sample in load_samples(name):
-            assert not egts.looks_like(sample_bytes(sample)), name
-    for start in FOREIGN_STARTS:
-        assert not egts.looks_like(start)
+    claims_only_its_own(egts.looks_like, egts.NAME, [*(sample_bytes(s) for s in SAMPLES)])
 
 
 @settings(max_examples=300, deadline=None)

@@ -12,8 +12,8 @@ from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.model import Category
 
 from .tracker_checks import (
-    FOREIGN_STARTS,
     categories,
+    claims_only_its_own,
     decode,
     load_samples,
     mutated,
@@ -225,14 +225,7 @@ def test_frame_cap_is_enforced() -> None:
 
 
 def test_looks_like() -> None:
-    for sample in SAMPLES:
-        assert h02.looks_like(sample_bytes(sample))
-    assert h02.looks_like(binary())
-    for name in ("tk103", "queclink", "watch3g", "wialon", "egts"):
-        for sample in load_samples(name):
-            assert not h02.looks_like(sample_bytes(sample)), name
-    for start in FOREIGN_STARTS:
-        assert not h02.looks_like(start)
+    claims_only_its_own(h02.looks_like, h02.NAME, [*(sample_bytes(s) for s in SAMPLES), binary()])
 
 
 @settings(max_examples=300, deadline=None)

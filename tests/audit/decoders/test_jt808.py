@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import reduce
+from functools import partial, reduce
 from operator import xor
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,12 @@ from hypothesis import strategies as st
 
 from shekara.audit.decoders import jt808
 from shekara.audit.decoders.errors import DecodeError
-from shekara.audit.decoders.jt808 import Jt808StreamError, Stream, looks_like
+from shekara.audit.decoders.framed_stream import StreamError
+from shekara.audit.decoders.jt808 import Stream, looks_like
 from shekara.audit.detectors import detect
 from shekara.audit.model import Document
+
+from .tracker_checks import at, decode_reasons, only, split_everywhere, survives
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "protocol_samples"
 SAMPLES = json.loads((DATA / "jt808.json").read_text(encoding="utf-8"))["samples"]
@@ -91,26 +94,11 @@ def item(ident: int, value: bytes) -> bytes:
 
 
 def decode(data: bytes, *, from_client: bool = True) -> tuple[list[Document], list[str]]:
-    stream = Stream(from_client=from_client)
-    docs = stream.feed(data)
-    return docs, [note.reason for note in stream.take_notes()]
+    return decode_reasons(partial(Stream, from_client=from_client), data)
 
 
 def one(data: bytes, *, from_client: bool = True) -> tuple[Document, list[str]]:
-    docs, notes = decode(data, from_client=from_client)
-    assert len(docs) == 1
-    return docs[0], notes
-
-
-def at(tree: Any, path: str) -> Any:
-    """The value at a dotted path; ``name[i]`` indexes a list."""
-    node = tree
-    for part in path.split("."):
-        name, _, index = part.partition("[")
-        node = node[name]
-        if index:
-            node = node[int(index.rstrip("]"))]
-    return node
+    return only(partial(Stream, from_client=from_client), data)
 
 
 # --- real frames ------------------------------------------------------------------------
@@ -511,30 +499,14 @@ STREAM = (
 )
 
 
-def sources_and_trees(docs: list[Document]) -> list[tuple[str, Any]]:
-    return [(d.source, d.tree) for d in docs]
-
-
-def test_frames_split_at_every_byte_boundary() -> None:
-    whole, notes = decode(STREAM)
-    assert notes == [] and len(whole) == 4
-    for cut in range(1, len(STREAM)):
-        stream = Stream()
-        docs = stream.feed(STREAM[:cut]) + stream.feed(STREAM[cut:])
-        assert sources_and_trees(docs) == sources_and_trees(whole), cut
-        assert stream.take_notes() == []
-
-
-def test_frames_fed_byte_by_byte() -> None:
-    whole, _ = decode(STREAM)
-    stream = Stream()
-    docs = [doc for i in range(len(STREAM)) for doc in stream.feed(STREAM[i : i + 1])]
-    assert sources_and_trees(docs) == sources_and_trees(whole)
+def test_frames_split_at_every_byte_boundary_or_fed_byte_by_byte_decode_the_same() -> None:
+    whole = split_everywhere(Stream, STREAM)
+    assert len(whole) == 4 and decode(STREAM)[1] == []
 
 
 def test_bytes_before_the_first_frame_raise_and_poison_the_stream() -> None:
     stream = Stream()
-    with pytest.raises(Jt808StreamError):
+    with pytest.raises(StreamError):
         stream.feed(b"GET / HTTP/1.1\r\n" + frame(0x0002, b""))
     with pytest.raises(DecodeError):
         stream.feed(frame(0x0002, b""))
@@ -549,7 +521,7 @@ def test_bytes_between_frames_are_a_skipped_frame() -> None:
 
 def test_error_keeps_the_documents_decoded_earlier_in_the_feed() -> None:
     stream = Stream(max_frame=100)
-    with pytest.raises(Jt808StreamError) as info:
+    with pytest.raises(StreamError) as info:
         stream.feed(frame(0x0002, b"") + bytes(200))
     assert [d.tree["message"] for d in info.value.documents] == ["heartbeat"]
 
@@ -608,15 +580,7 @@ VALID = [bytes.fromhex(s["hex"]) for s in SAMPLES] + [
 
 
 def _feed_all(chunks: list[bytes], from_client: bool) -> None:
-    stream = Stream(from_client=from_client, max_frame=8192)
-    try:
-        for chunk in chunks:
-            for doc in stream.feed(chunk):
-                json.dumps(doc.tree)  # plain JSON-able values only
-                detect(doc)
-    except DecodeError:
-        pass
-    stream.take_notes()
+    survives(partial(Stream, from_client=from_client, max_frame=8192), chunks)
 
 
 @settings(max_examples=300, deadline=None)

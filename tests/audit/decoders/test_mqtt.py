@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 from shekara.audit.decoders.errors import DecodeError
+from shekara.audit.decoders.framed_stream import StreamError, Undecoded
 from shekara.audit.decoders.mqtt import (
     MqttStream,
-    MqttStreamError,
-    Undecoded,
     looks_like_mqtt,
     topic_levels,
 )
 from shekara.audit.decoders.tree import KeyValues, flatten
-from shekara.audit.model import Document
+from shekara.audit.detectors import detect
+from shekara.audit.model import Category, Document
 
 PASSWORD = b"s3cret-password"
 
@@ -324,7 +324,7 @@ def test_large_packet_split_over_many_chunks() -> None:
 )
 def test_malformed_packets_raise_and_poison(data: bytes, message: str) -> None:
     stream = MqttStream()
-    with pytest.raises(MqttStreamError, match=message.replace("(", r"\(")):
+    with pytest.raises(StreamError, match=message.replace("(", r"\(")):
         stream.feed(data)
     with pytest.raises(DecodeError, match="MQTT stream already failed"):
         stream.feed(PINGREQ)
@@ -339,7 +339,7 @@ def test_cap_is_checked_before_the_body_arrives() -> None:
 
 def test_error_keeps_documents_decoded_earlier_in_the_same_feed() -> None:
     stream = MqttStream()
-    with pytest.raises(MqttStreamError) as caught:
+    with pytest.raises(StreamError) as caught:
         stream.feed(publish("ok", b'{"a": 1}') + b"\x00\x00")
     assert _rows(caught.value.documents) == [
         ("mqtt.publish[ok]:topic", "ok"),
@@ -349,7 +349,7 @@ def test_error_keeps_documents_decoded_earlier_in_the_same_feed() -> None:
 
 def test_malformed_publish_gives_no_topic_document() -> None:
     stream = MqttStream()
-    with pytest.raises(MqttStreamError) as caught:
+    with pytest.raises(StreamError) as caught:
         stream.feed(publish("ok", b"") + publish("bad/t", b"x", qos=1, packet_id=0))
     assert _rows(caught.value.documents) == [("mqtt.publish[ok]:topic", "ok")]
 
@@ -468,8 +468,64 @@ def test_subscribe_topic_filters(level: int, options: int) -> None:
 
 
 def test_subscribe_truncated_raises() -> None:
-    with pytest.raises(MqttStreamError, match="SUBSCRIBE truncated"):
+    with pytest.raises(StreamError, match="SUBSCRIBE truncated"):
         MqttStream().feed(_packet(0x82, b"\x00\x01\x00\x09cmd"))
+
+
+def unsubscribe(filters: list[str], *, level: int = 4, props: bytes = b"") -> bytes:
+    body = (3).to_bytes(2, "big")
+    if level == 5:
+        body += _props(props)
+    body += b"".join(_str(f) for f in filters)
+    return _packet(0xA2, body)
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_unsubscribe_topic_filters(level: int) -> None:
+    filters = [f"vehicle/{VIN}/cmd", "fleet/+/status/#"]
+    docs = MqttStream().feed(connect("c", level=level) + unsubscribe(filters, level=level))
+    assert _rows(docs)[1:] == [
+        ("mqtt.unsubscribe:topic", filters[0]),
+        ("mqtt.unsubscribe:topic[1]", filters[1]),
+    ]
+    assert isinstance(docs[1].tree, KeyValues)
+    assert Category.VIN in {hit.category for hit in detect(docs[1])}
+
+
+def test_mqtt5_unsubscribe_and_subscribe_user_properties() -> None:
+    user = b"\x26" + _str("vin") + _str(VIN)
+    data = (
+        connect("c", level=5)
+        + unsubscribe(["a/b"], level=5, props=user)
+        + _packet(0x82, (2).to_bytes(2, "big") + _props(b"\x0b\x07" + user) + _str("c/d") + b"\x01")
+    )
+    assert _rows(MqttStream().feed(data))[1:] == [
+        ("mqtt.unsubscribe:topic", "a/b"),
+        ("mqtt.unsubscribe:user_properties.vin", VIN),
+        ("mqtt.subscribe:topic", "c/d"),
+        ("mqtt.subscribe:user_properties.vin", VIN),
+    ]
+
+
+@pytest.mark.parametrize(
+    "packet, message",
+    [
+        (_packet(0xA2, b"\x00\x01\x00\x09cmd"), "UNSUBSCRIBE truncated"),
+        (_packet(0xA0, b"\x00\x01" + _str("a/b")), "invalid flags"),
+    ],
+)
+def test_malformed_unsubscribe_raises(packet: bytes, message: str) -> None:
+    with pytest.raises(StreamError, match=message):
+        MqttStream().feed(packet)
+
+
+def test_unsubscribe_without_filters_gives_nothing_and_split_anywhere_decodes() -> None:
+    assert MqttStream().feed(_packet(0xA2, b"\x00\x01")) == []
+    data = connect("c", level=5) + unsubscribe([f"vehicle/{VIN}/cmd"], level=5)
+    for cut in range(1, len(data)):
+        stream = MqttStream()
+        docs = stream.feed(data[:cut]) + stream.feed(data[cut:])
+        assert _rows(docs)[-1] == ("mqtt.unsubscribe:topic", f"vehicle/{VIN}/cmd")
 
 
 def test_mqtt5_user_properties_in_connect_and_publish() -> None:

@@ -11,8 +11,8 @@ from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.model import Category
 
 from .tracker_checks import (
-    FOREIGN_STARTS,
     categories,
+    claims_only_its_own,
     decode,
     load_samples,
     mutated,
@@ -157,13 +157,9 @@ def test_framing_errors_poison_the_stream(data: bytes) -> None:
 
 
 def test_looks_like() -> None:
-    for sample in SAMPLES.values():
-        assert queclink.looks_like(sample_bytes(sample))
-    for name in ("h02", "tk103", "watch3g", "wialon", "egts"):
-        for sample in load_samples(name):
-            assert not queclink.looks_like(sample_bytes(sample)), name
-    for start in FOREIGN_STARTS:
-        assert not queclink.looks_like(start)
+    claims_only_its_own(
+        queclink.looks_like, queclink.NAME, [*(sample_bytes(s) for s in SAMPLES.values())]
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,8 +11,8 @@ from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.model import Category
 
 from .tracker_checks import (
-    FOREIGN_STARTS,
     categories,
+    claims_only_its_own,
     decode,
     load_samples,
     mutated,
@@ -176,15 +176,15 @@ def test_server_garbage_is_a_framing_error() -> None:
 
 
 def test_looks_like() -> None:
-    for sample in SAMPLES:
-        assert tk103.looks_like(sample_bytes(sample))
-    assert tk103.looks_like(b"imei:" + IMEI.encode() + b",tracker,")
-    assert tk103.looks_like(b"(864768010009188,BP05,240517,A")
-    for name in ("h02", "queclink", "watch3g", "wialon", "egts"):
-        for sample in load_samples(name):
-            assert not tk103.looks_like(sample_bytes(sample)), name
-    for start in FOREIGN_STARTS:
-        assert not tk103.looks_like(start)
+    claims_only_its_own(
+        tk103.looks_like,
+        tk103.NAME,
+        [
+            *(sample_bytes(s) for s in SAMPLES),
+            b"imei:" + IMEI.encode() + b",tracker,",
+            b"(864768010009188,BP05,240517,A",
+        ],
+    )
 
 
 @settings(max_examples=300, deadline=None)

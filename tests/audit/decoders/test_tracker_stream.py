@@ -1,4 +1,4 @@
-"""The shared tracker stream: buffering, caps, poisoning, notes, and the value parsers."""
+"""The value parsers the text tracker decoders share."""
 
 from __future__ import annotations
 
@@ -6,85 +6,15 @@ import pytest
 
 from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.decoders.tracker_stream import (
-    INTERNAL_ERROR,
-    FramedStream,
-    TrackerStreamError,
     ddmm,
     decimal_degrees,
     device_ids,
     digits_time,
+    drop_separators,
     frame_text,
     number,
     put_time,
 )
-from shekara.audit.model import Document
-
-
-class LineStream(FramedStream):
-    """A toy protocol: one frame per ``;``; "bad" is a content error, "bug" a decoder bug."""
-
-    NAME = "toy"
-
-    def _next_frame(self) -> bytes | None:
-        if self._buf[:1] == b"!":
-            raise DecodeError("toy: framing lost")
-        end = self._buf.find(b";")
-        if end < 0:
-            return None
-        frame = bytes(self._buf[:end])
-        del self._buf[: end + 1]
-        return frame
-
-    def _decode_frame(self, frame: bytes) -> list[Document]:
-        if frame == b"bad":
-            raise DecodeError("toy: bad content")
-        if frame == b"bug":
-            return [Document("toy", {"value": int("not a number")})]
-        return [Document(self.source("line"), {"text": frame.decode()})]
-
-
-def test_frames_split_and_joined() -> None:
-    stream = LineStream()
-    assert stream.feed(b"a;b") == [Document("toy.line", {"text": "a"})]
-    assert stream.feed(b";c;") == [
-        Document("toy.line", {"text": "b"}),
-        Document("toy.line", {"text": "c"}),
-    ]
-
-
-def test_server_direction_sources_are_down() -> None:
-    assert LineStream(from_client=False).feed(b"x;")[0].source == "toy.down.line"
-
-
-def test_content_error_is_a_note_and_decoding_continues() -> None:
-    stream = LineStream()
-    assert stream.feed(b"bad;ok;") == [Document("toy.line", {"text": "ok"})]
-    notes = stream.take_notes()
-    assert [(n.source, n.reason) for n in notes] == [("toy.frame", "toy: bad content")]
-    assert stream.take_notes() == []
-
-
-def test_decoder_bug_becomes_an_internal_error_note() -> None:
-    stream = LineStream()
-    assert stream.feed(b"bug;ok;") == [Document("toy.line", {"text": "ok"})]
-    (note,) = stream.take_notes()
-    assert note.reason.startswith(INTERNAL_ERROR) and "ValueError" in note.reason
-
-
-def test_framing_error_poisons_and_keeps_earlier_documents() -> None:
-    stream = LineStream()
-    with pytest.raises(TrackerStreamError) as caught:
-        stream.feed(b"a;!")
-    assert caught.value.documents == [Document("toy.line", {"text": "a"})]
-    with pytest.raises(TrackerStreamError, match="already failed"):
-        stream.feed(b"b;")
-
-
-def test_buffer_without_boundary_is_capped() -> None:
-    stream = LineStream(max_frame=16)
-    assert stream.feed(b"x" * 16) == []
-    with pytest.raises(DecodeError, match="cap"):
-        stream.feed(b"x")
 
 
 @pytest.mark.parametrize(
@@ -169,3 +99,12 @@ def test_frame_text() -> None:
         frame_text(b"\xff\xfe", "t")
     with pytest.raises(DecodeError, match="control"):
         frame_text(b"a\x00b", "t")
+
+
+def test_drop_separators_stops_at_the_next_frame() -> None:
+    buf = bytearray(b"\r\n \x00\r\n*HQ,1#\r\n")
+    drop_separators(buf)
+    assert buf == bytearray(b"*HQ,1#\r\n")
+    empty = bytearray(b"\r\n\x00")
+    drop_separators(empty)
+    assert empty == bytearray()

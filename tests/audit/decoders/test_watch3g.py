@@ -14,8 +14,8 @@ from shekara.audit.model import Category
 
 from .tracker_checks import (
     DATA,
-    FOREIGN_STARTS,
     categories,
+    claims_only_its_own,
     decode,
     load_samples,
     mutated,
@@ -255,13 +255,9 @@ def test_frame_cap_is_enforced() -> None:
 
 
 def test_looks_like() -> None:
-    for sample in SAMPLES + EXTRA:
-        assert watch3g.looks_like(sample_bytes(sample))
-    for name in ("h02", "tk103", "queclink", "wialon", "egts"):
-        for sample in load_samples(name):
-            assert not watch3g.looks_like(sample_bytes(sample)), name
-    for start in FOREIGN_STARTS:
-        assert not watch3g.looks_like(start)
+    claims_only_its_own(
+        watch3g.looks_like, watch3g.NAME, [*(sample_bytes(s) for s in SAMPLES + EXTRA)]
+    )
 
 
 @settings(max_examples=300, deadline=None)

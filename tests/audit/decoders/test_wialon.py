@@ -16,8 +16,8 @@ from shekara.audit.decoders.errors import DecodeError
 from shekara.audit.model import Category
 
 from .tracker_checks import (
-    FOREIGN_STARTS,
     categories,
+    claims_only_its_own,
     decode,
     load_samples,
     mutated,
@@ -207,13 +207,7 @@ def test_absurd_photo_size_is_refused() -> None:
 
 
 def test_looks_like() -> None:
-    for sample in SAMPLES:
-        assert wialon.looks_like(sample_bytes(sample))
-    for name in ("h02", "tk103", "queclink", "watch3g", "egts"):
-        for sample in load_samples(name):
-            assert not wialon.looks_like(sample_bytes(sample)), name
-    for start in FOREIGN_STARTS:
-        assert not wialon.looks_like(start)
+    claims_only_its_own(wialon.looks_like, wialon.NAME, [*(sample_bytes(s) for s in SAMPLES)])
 
 
 @settings(max_examples=300, deadline=None)

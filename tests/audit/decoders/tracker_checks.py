@@ -1,23 +1,22 @@
-"""Checks the tracker decoder tests share: samples, split feeding, fuzzing, detection."""
+"""Checks the stream decoder tests share: samples, split feeding, fuzzing, detection."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
 from shekara.audit.decoders.errors import DecodeError
-from shekara.audit.decoders.mqtt import Undecoded
-from shekara.audit.decoders.tracker_stream import INTERNAL_ERROR, FramedStream
+from shekara.audit.decoders.framed_stream import INTERNAL_ERROR, FramedStream, Undecoded
 from shekara.audit.detectors import detect
 from shekara.audit.model import Category, Document
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "protocol_samples"
-Factory = Callable[[], FramedStream]
+Factory = Callable[[], FramedStream[Any]]
 
 # First bytes of other protocols a sniffer must not claim (MQTT CONNECT, GT06 login,
 # JT/T 808, HTTP, TLS ClientHello, Teltonika IMEI handshake).
@@ -30,6 +29,10 @@ FOREIGN_STARTS = [
     bytes.fromhex("160301020001000200030300000000000000"),
     bytes.fromhex("000f333536333037303432343431303133"),
 ]
+
+
+#: The tracker protocols with labelled samples, which must not claim each other's.
+TRACKERS = ("h02", "tk103", "queclink", "watch3g", "wialon", "egts")
 
 
 def load_samples(name: str) -> list[dict[str, Any]]:
@@ -45,6 +48,44 @@ def decode(factory: Factory, data: bytes) -> tuple[list[Document], list[Undecode
     stream = factory()
     documents = stream.feed(data)
     return documents, stream.take_notes()
+
+
+def decode_reasons(factory: Factory, data: bytes) -> tuple[list[Document], list[str]]:
+    """The Documents of ``data`` fed at once, and the reasons of the notes it left."""
+    documents, notes = decode(factory, data)
+    return documents, [note.reason for note in notes]
+
+
+def only(factory: Factory, data: bytes) -> tuple[Document, list[str]]:
+    """The one Document ``data`` decodes to, and the reasons of the notes it left."""
+    documents, reasons = decode_reasons(factory, data)
+    assert len(documents) == 1
+    return documents[0], reasons
+
+
+def at(tree: Any, path: str) -> Any:
+    """The value at a dotted path; ``name[i]`` indexes a list."""
+    node = tree
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        node = node[name]
+        if index:
+            node = node[int(index.rstrip("]"))]
+    return node
+
+
+def claims_only_its_own(
+    looks_like: Callable[[bytes], bool], name: str, own: Iterable[bytes]
+) -> None:
+    """The sniffer claims ``own`` first bytes, no other tracker's samples, no foreign start."""
+    for data in own:
+        assert looks_like(data)
+    for other in TRACKERS:
+        if other != name:
+            for sample in load_samples(other):
+                assert not looks_like(sample_bytes(sample)), other
+    for start in FOREIGN_STARTS:
+        assert not looks_like(start)
 
 
 def split_everywhere(factory: Factory, data: bytes) -> list[Document]:
@@ -66,13 +107,20 @@ def categories(documents: Sequence[Document]) -> set[Category]:
 
 
 def survives(factory: Factory, chunks: Sequence[bytes]) -> list[Document]:
-    """Feed chunks; only DecodeError may escape, and no note may hide a decoder bug."""
+    """Feed chunks; only DecodeError may escape, and no note may hide a decoder bug.
+
+    Once a chunk failed the stream, the next ones are still fed: they must fail cleanly.
+    Every tree must hold JSON values only and go through the detectors.
+    """
     stream = factory()
     documents: list[Document] = []
     for chunk in chunks:
         # Any DecodeError subclass is an allowed outcome for hostile input; nothing else is.
         with contextlib.suppress(DecodeError):
             documents.extend(stream.feed(chunk))
+    for doc in documents:
+        json.dumps(doc.tree)
+        detect(doc)
     for note in stream.take_notes():
         assert not note.reason.startswith(INTERNAL_ERROR), note
     return documents
