@@ -7,10 +7,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from shekara.api.routes import health, violations
+from shekara.api.ratelimit import FailureLimiter
+from shekara.api.routes import (
+    aggregates,
+    apikeys,
+    compare,
+    destinations,
+    findings,
+    health,
+    rules,
+    sessions,
+    vehicles,
+    violations,
+)
 from shekara.api.settings import Settings, get_settings
 from shekara.evidence.store import FindingStore, StoreError
 
@@ -36,8 +49,30 @@ def create_app(settings: Settings | None = None, store: FindingStore | None = No
     app = FastAPI(title="Shekara", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.store = app_store
-    app.include_router(health.router)
-    app.include_router(violations.router)
+    app.state.auth_limiter = FailureLimiter(
+        settings.auth_max_failures, settings.auth_failure_window, settings.auth_tracked_clients
+    )
+    for module in (
+        health,
+        findings,
+        violations,
+        sessions,
+        vehicles,
+        destinations,
+        aggregates,
+        rules,
+        compare,
+        apikeys,
+    ):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        # Closed unless the operator names origins: the dashboard is same-origin.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
 
     @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(StoreError)

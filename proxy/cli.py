@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
-from shekara.proxy import dbcmd, retentioncmd, verifycmd
+from shekara.proxy import apikeycmd, dbcmd, retentioncmd, verifycmd
 from shekara.proxy.keys import shekara_home
 
 log = logging.getLogger("shekara")
@@ -302,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     retentioncmd.register(sub, default_db_url)
     dbcmd.register(sub, default_db_url)
     verifycmd.register(sub, default_db_url)
+    apikeycmd.register(sub, default_db_url)
     return p
 
 

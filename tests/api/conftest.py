@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from fastapi import FastAPI
+
+from shekara.api.apikeys import SCOPES, create_key
 from shekara.api.app import create_app
 from shekara.api.settings import Settings
 from shekara.audit.model import Category, Confidence, Destination, Finding, Verdict
+from shekara.audit.redact import Redactor
 from shekara.evidence.store import FindingStore
+from shekara.proxy.keys import load_or_create_key
 
 CN = Destination(
     host="telematics.example.cn",
@@ -111,7 +117,43 @@ def runs(store: FindingStore) -> tuple[int, int]:
 
 
 @pytest.fixture
-def client(store: FindingStore) -> Iterator[TestClient]:
-    app = create_app(Settings(db_url="sqlite://"), store=store)
+def settings(tmp_path: Path) -> Settings:
+    """Settings of a test app: its own hashing key, no station status, default CORS."""
+    return Settings(
+        db_url="sqlite://", status_file=None, hashing_key_file=tmp_path / "home" / "hmac.key"
+    )
+
+
+@pytest.fixture
+def app(store: FindingStore, settings: Settings) -> FastAPI:
+    return create_app(settings, store=store)
+
+
+@pytest.fixture
+def keys(store: FindingStore) -> dict[str, str]:
+    """One key of each scope, plus a second engineer's."""
+    made = {scope: create_key(store.engine, f"{scope} key", scope)[1] for scope in SCOPES}
+    made["engineer2"] = create_key(store.engine, "second engineer", "engineer")[1]
+    return made
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def anon(app: FastAPI) -> Iterator[TestClient]:
+    """A client that presents no key."""
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def client(app: FastAPI, keys: dict[str, str]) -> Iterator[TestClient]:
+    """A client that presents an official's key (reads everything)."""
+    with TestClient(app, headers=auth(keys["official"])) as c:
+        yield c
+
+
+def hash_vin(settings: Settings, vin: str) -> str:
+    return Redactor(load_or_create_key(settings.hashing_key_file)).value_hash(Category.VIN, vin)
