@@ -141,8 +141,8 @@ Vin = Annotated[
     str | None,
     Query(
         min_length=11,
-        max_length=17,
-        pattern=r"^\s*[A-Za-z0-9]+\s*$",
+        max_length=40,
+        pattern=r"^\s*[A-Za-z0-9]{11,17}\s*$",
         description="a VIN: compared by its keyed hash, never stored or logged",
     ),
 ]

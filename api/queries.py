@@ -263,8 +263,8 @@ def sessions_of_vehicles(engine: Engine, vehicle_ids: Sequence[int]) -> dict[int
     out: dict[int, list[int]] = {i: [] for i in vehicle_ids}
     stmt = select(r.vehicle_id, r.id).where(r.vehicle_id.in_(list(vehicle_ids))).order_by(r.id)
     with engine.connect() as conn:
-        for vid, rid in conn.execute(stmt).tuples():
-            out[int(vid)].append(int(rid))
+        for row in conn.execute(stmt):
+            out[int(row[0])].append(int(row[1]))
     return out
 
 
@@ -326,8 +326,8 @@ def destination_categories(
     )
     out: dict[tuple[str, str], list[str]] = {}
     with engine.connect() as conn:
-        for host, ip, category in conn.execute(stmt).tuples():
-            out.setdefault((str(host), str(ip)), []).append(str(category))
+        for row in conn.execute(stmt):
+            out.setdefault((str(row[0]), str(row[1])), []).append(str(row[2]))
     return out
 
 

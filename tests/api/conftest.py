@@ -157,3 +157,40 @@ def client(app: FastAPI, keys: dict[str, str]) -> Iterator[TestClient]:
 
 def hash_vin(settings: Settings, vin: str) -> str:
     return Redactor(load_or_create_key(settings.hashing_key_file)).value_hash(Category.VIN, vin)
+
+
+FLEET_VIN = "LVTDB21B5ND000017"
+
+
+@pytest.fixture
+def fleet(store: FindingStore, runs: tuple[int, int], settings: Settings) -> dict[str, int]:
+    """The two runs as sessions of one Chery Tiggo 7 (firmware 3.1 then 3.2), with a marker."""
+    from sqlalchemy import insert, update
+
+    from shekara.evidence import schema
+
+    a, b = runs
+    with store.engine.begin() as conn:
+        vehicle = conn.execute(
+            insert(schema.vehicles).values(
+                vin_hash=hash_vin(settings, FLEET_VIN),
+                vin_preview="LVT************17",
+                make="Chery",
+                model="Tiggo 7",
+                created_at=1_699_990_000.0,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            update(schema.runs)
+            .where(schema.runs.c.id == a)
+            .values(vehicle_id=vehicle, firmware="3.1", started_at=1_699_999_000.0)
+        )
+        conn.execute(
+            update(schema.runs)
+            .where(schema.runs.c.id == b)
+            .values(vehicle_id=vehicle, firmware="3.2", started_at=1_700_000_500.0)
+        )
+        conn.execute(
+            insert(schema.markers).values(run_id=a, at=1_699_999_500.0, label="navigation on")
+        )
+    return {"a": a, "b": b, "vehicle": int(vehicle)}
