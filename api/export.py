@@ -88,7 +88,7 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-def _csv(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...]) -> Iterator[str]:
+def _csv(rows: Iterable[Mapping[Any, Any]], columns: tuple[str, ...]) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(columns)
@@ -101,7 +101,7 @@ def _csv(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...]) -> Iterato
     yield buf.getvalue()
 
 
-def _json(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...]) -> Iterator[str]:
+def _json(rows: Iterable[Mapping[Any, Any]], columns: tuple[str, ...]) -> Iterator[str]:
     parts = ["["]
     first = True
     for row in rows:
@@ -118,11 +118,11 @@ def _json(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...]) -> Iterat
 
 
 def export(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Mapping[Any, Any]],
     columns: tuple[str, ...],
     fmt: ExportFormat,
     name: str,
-    transform: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
+    transform: Callable[[Mapping[Any, Any]], Mapping[Any, Any]] | None = None,
 ) -> StreamingResponse:
     """A streamed download of ``rows`` (only ``columns``) as CSV or a JSON array."""
     if transform is not None:

@@ -276,7 +276,7 @@ _IP = func.coalesce(f.ip, "")
 
 def destinations_select(flt: FindingFilter, after: Sequence[str] | None) -> Select[Any]:
     """One row per (host, ip) the filtered findings went to, by host then ip."""
-    stmt = (
+    stmt: Any = (
         select(
             _HOST.label("host_key"),
             _IP.label("ip_key"),

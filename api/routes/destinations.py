@@ -41,7 +41,7 @@ EXPORT_COLUMNS = (
 )
 
 
-def _public(row: Mapping[str, Any], categories: list[str]) -> DestinationSummary:
+def _public(row: Mapping[Any, Any], categories: list[str]) -> DestinationSummary:
     return DestinationSummary(
         host=row["host_key"] or None,
         ip=row["ip_key"] or None,

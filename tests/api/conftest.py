@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from shekara.api.apikeys import SCOPES, create_key
 from shekara.api.app import create_app

@@ -1,4 +1,4 @@
-"""Every endpoint × every role: allowed, forbidden (403) and unauthenticated (401), no data leaked."""
+"""Every endpoint by every role: allowed, forbidden (403), unauthenticated (401), nothing leaked."""
 
 from __future__ import annotations
 

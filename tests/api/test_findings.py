@@ -1,4 +1,4 @@
-"""/findings and /violations against known data: every filter, every sort, cursors, evidence, exports."""
+"""/findings and /violations on known data: filters, sorts, cursors, evidence, exports."""
 
 from __future__ import annotations
 
