@@ -89,6 +89,11 @@ Reader = Annotated[ApiKey, Depends(require(*READ))]
 SessionManager = Annotated[ApiKey, Depends(require(*MANAGE_SESSIONS))]
 Admin = Annotated[ApiKey, Depends(require(*ADMIN))]
 
+# What a route taking a JSON body answers to one that is not JSON.
+BODY_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"description": "the body is not valid JSON"},
+}
+
 # The error answers every protected route can give, for the OpenAPI document.
 AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"description": "no key, or not an active one"},

@@ -34,7 +34,7 @@ class FindingFilter:
     org: str | None = None
     vendor: str | None = None
     model: str | None = None
-    session: int | None = None
+    sessions: tuple[int, ...] = ()
     vin_hash: str | None = None
     rule: str | None = None
     severity: str | None = None
@@ -55,8 +55,8 @@ class FindingFilter:
             out.append(f.host == self.host.lower())
         if self.org is not None:
             out.append(f.org == self.org)
-        if self.session is not None:
-            out.append(f.run_id == self.session)
+        # ``session`` and its older name ``run_id`` both apply when both are given.
+        out.extend(f.run_id == s for s in self.sessions)
         if self.rule is not None:
             out.append(f.rule_id == self.rule)
         if self.severity is not None:
@@ -175,13 +175,6 @@ def _common(
     since: When = None,
     until: When = None,
 ) -> FindingFilter:
-    if session is not None and run_id is not None and session != run_id:
-        raise HTTPException(
-            status_code=422,
-            detail=[
-                {"loc": ["query", "run_id"], "msg": "differs from session", "type": "value_error"}
-            ],
-        )
     return FindingFilter(
         category=category,
         country=country,
@@ -189,7 +182,7 @@ def _common(
         org=org,
         vendor=vendor,
         model=model,
-        session=session if session is not None else run_id,
+        sessions=tuple(dict.fromkeys(s for s in (session, run_id) if s is not None)),
         vin_hash=vin_hash(settings.hashing_key_file, vin) if vin is not None else None,
         rule=rule,
         severity=severity,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
 
 from shekara.api import queries, sessions
-from shekara.api.auth import AUTH_RESPONSES, READ, SessionManager, require
+from shekara.api.auth import AUTH_RESPONSES, BODY_RESPONSES, READ, SessionManager, require
 from shekara.api.cursor import encode_keyset
 from shekara.api.deps import SettingsDep, StoreDep
 from shekara.api.export import EXPORT_RESPONSES, export
@@ -145,7 +145,7 @@ def _claim(store: StoreDep, session_id: int, key: SessionManager) -> None:
         raise HTTPException(status_code=403, detail="another engineer manages it") from exc
 
 
-@router.patch("/{session_id}", response_model=SessionDetail, responses={404: {}})
+@router.patch("/{session_id}", response_model=SessionDetail, responses={404: {}, **BODY_RESPONSES})
 def update_session(
     key: SessionManager, store: StoreDep, session_id: SessionId, body: SessionUpdate
 ) -> SessionDetail:
@@ -167,7 +167,10 @@ def list_markers(store: StoreDep, session_id: SessionId) -> list[MarkerPublic]:
 
 
 @router.post(
-    "/{session_id}/markers", response_model=MarkerPublic, status_code=201, responses={404: {}}
+    "/{session_id}/markers",
+    response_model=MarkerPublic,
+    status_code=201,
+    responses={404: {}, **BODY_RESPONSES},
 )
 def add_marker(
     key: SessionManager, store: StoreDep, session_id: SessionId, body: MarkerCreate

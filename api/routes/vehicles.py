@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
 from shekara.api import queries, sessions
-from shekara.api.auth import AUTH_RESPONSES, READ, SessionManager, require
+from shekara.api.auth import AUTH_RESPONSES, BODY_RESPONSES, READ, SessionManager, require
 from shekara.api.cursor import encode_keyset
 from shekara.api.deps import SettingsDep, StoreDep
 from shekara.api.filters import MAX_ID, Vin, canonical_vin, vehicle_clauses, vin_hash
@@ -87,7 +87,10 @@ def get_vehicle(
     "",
     response_model=VehiclePublic,
     status_code=201,
-    responses={200: {"model": VehiclePublic, "description": "the VIN was already registered"}},
+    responses={
+        200: {"model": VehiclePublic, "description": "the VIN was already registered"},
+        **BODY_RESPONSES,
+    },
 )
 def register_vehicle(
     key: SessionManager,

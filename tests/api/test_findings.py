@@ -207,7 +207,6 @@ def test_a_cursor_belongs_to_its_sort(client: TestClient, varied: list[dict]) ->
         {"vin": "short"},
         {"vin": "WVWZZZ1JZXW00000!"},
         {"session": 0},
-        {"session": 1, "run_id": 2},
         {"sort": "country"},
         {"violation": "maybe"},
         {"org": ""},
