@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from shekara.api.apikeys import create_key
 from shekara.api.app import create_app
