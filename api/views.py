@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 
 from shekara.api import queries
 from shekara.api.cursor import InvalidCursorError, Key, decode_keyset
-from shekara.api.schemas import MarkerPublic, SessionPublic, VehicleRef
+from shekara.api.schemas import FindingPublic, MarkerPublic, SessionPublic, VehicleRef
 
 
 def utc(epoch: float | None) -> datetime | None:
@@ -77,4 +77,47 @@ def marker_public(row: Any) -> MarkerPublic:
         run_id=row["run_id"],
         at=utc(row["at"]),  # type: ignore[arg-type]
         label=row["label"],
+    )
+
+
+def finding_public(row: Any) -> FindingPublic:
+    """The public form of a ``findings`` row, validated straight from the row.
+
+    A page holds up to a thousand rows: going through the core's dataclasses
+    first would triple the cost of every page.
+    """
+    return FindingPublic.model_validate(
+        {
+            "id": row["id"],
+            "run_id": row["run_id"],
+            "flow_id": row["flow_id"],
+            "category": row["category"],
+            "field": row["field"],
+            "source": row["source"],
+            "preview": row["preview"],
+            "value_hash": row["value_hash"],
+            "destination": {
+                "host": row["host"],
+                "ip": row["ip"],
+                "port": row["port"],
+                "sni": row["sni"],
+                "country": row["country"],
+                "city": row["city"],
+                "asn": row["asn"],
+                "org": row["org"],
+                "geo_source": row["geo_source"],
+                "geo_build": row["geo_build"],
+                "confidence": row["geo_confidence"],
+                "private": bool(row["private"]),
+            },
+            "verdict": row["verdict"],
+            "violation": bool(row["violation"]),
+            "rule_id": row["rule_id"],
+            "severity": row["severity"],
+            "detector": row["detector"],
+            "confidence": row["confidence"],
+            "observed_at": row["observed_at"],
+            "recorded_at": row["recorded_at"],
+            "legal_refs": list(row["legal_refs"] or ()),
+        }
     )

@@ -21,7 +21,7 @@ from shekara.api.schemas import (
     HashEvidence,
     Page,
 )
-from shekara.api.views import after_cursor, sessions_public, utc
+from shekara.api.views import after_cursor, finding_public, sessions_public, utc
 from shekara.evidence.rows import row_to_finding
 from shekara.evidence.store import FindingStore
 
@@ -52,7 +52,7 @@ def page_of_findings(
     has_more = len(rows) > limit
     rows = rows[:limit]
     return Page[FindingPublic](
-        data=[FindingPublic.from_stored(row_to_finding(row)) for row in rows],
+        data=[finding_public(row) for row in rows],
         count=queries.count_findings(store.engine, flt),
         next=encode_keyset(sort, queries.finding_key(rows[-1], sort)) if has_more else None,
     )
