@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from shekara.api.ratelimit import FailureLimiter
@@ -17,6 +19,7 @@ from shekara.api.routes import (
     apikeys,
     compare,
     destinations,
+    events,
     findings,
     health,
     rules,
@@ -28,6 +31,8 @@ from shekara.api.settings import Settings, get_settings
 from shekara.evidence.store import FindingStore, StoreError
 
 log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None, store: FindingStore | None = None) -> FastAPI:
@@ -63,8 +68,17 @@ def create_app(settings: Settings | None = None, store: FindingStore | None = No
         rules,
         compare,
         apikeys,
+        events,
     ):
         app.include_router(module.router)
+    # The dashboard's page and scripts hold no data: they are public, the
+    # API calls they make are not.
+    app.mount("/dashboard", StaticFiles(directory=STATIC, html=True), name="dashboard")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard/")
+
     if settings.cors_origins:
         # Closed unless the operator names origins: the dashboard is same-origin.
         app.add_middleware(
