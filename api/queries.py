@@ -79,10 +79,20 @@ def finding_page(
         return list(conn.execute(findings_select(flt, sort, after).limit(limit)).mappings())
 
 
-def count_findings(engine: Engine, flt: FindingFilter) -> int:
-    stmt = select(func.count()).select_from(schema.findings).where(*flt.clauses())
+def count_findings(
+    engine: Engine, flt: FindingFilter, bound: int | None = None
+) -> tuple[int, bool]:
+    """How many findings match, and whether that is exact: at most ``bound`` are counted."""
+    if bound is None:
+        stmt = select(func.count()).select_from(schema.findings).where(*flt.clauses())
+    else:
+        matches = select(f.id).where(*flt.clauses()).limit(bound + 1).subquery()
+        stmt = select(func.count()).select_from(matches)
     with engine.connect() as conn:
-        return int(conn.execute(stmt).scalar_one())
+        n = int(conn.execute(stmt).scalar_one())
+    if bound is not None and n > bound:
+        return bound, False
+    return n, True
 
 
 def stream(engine: Engine, stmt: Select[Any]) -> Iterator[RowMapping]:

@@ -101,10 +101,16 @@ class FindingPublic(BaseModel):
 
 
 class Page[T](BaseModel):
-    """One page of a listing: ``count`` matches in all, ``next`` continues (null on the last)."""
+    """One page of a listing: ``count`` matches in all, ``next`` continues (null on the last).
+
+    Counting a million matches costs more than the page: past a bound the
+    count stops, and ``count_exact`` is false (``count`` is then that bound,
+    a lower limit; ``exact_count=true`` asks for the full count).
+    """
 
     data: list[T]
     count: int
+    count_exact: bool = True
     next: str | None
 
 

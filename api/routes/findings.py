@@ -40,10 +40,21 @@ Sort = Annotated[
     Query(description="order, ties broken by id; a leading '-' reverses it"),
 ]
 Format = Annotated[ExportFormat, Query(description="csv or a JSON array")]
+# Beyond this many matches a page's count stops (count_exact: false) unless asked.
+COUNT_BOUND = 10_000
+ExactCount = Annotated[
+    bool,
+    Query(description=f"count every match (slow on large stores) instead of up to {COUNT_BOUND}"),
+]
 
 
 def page_of_findings(
-    store: FindingStore, flt: FindingFilter, sort: str, limit: int, cursor: str | None
+    store: FindingStore,
+    flt: FindingFilter,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    exact_count: bool,
 ) -> Page[FindingPublic]:
     types: tuple[type, ...] = (int,) if sort.lstrip("-") == "id" else (float, int)
     after = after_cursor(cursor, sort, types)
@@ -51,9 +62,11 @@ def page_of_findings(
     rows = queries.finding_page(store.engine, flt, sort, after, limit + 1)
     has_more = len(rows) > limit
     rows = rows[:limit]
+    count, exact = queries.count_findings(store.engine, flt, None if exact_count else COUNT_BOUND)
     return Page[FindingPublic](
         data=[finding_public(row) for row in rows],
-        count=queries.count_findings(store.engine, flt),
+        count=count,
+        count_exact=exact,
         next=encode_keyset(sort, queries.finding_key(rows[-1], sort)) if has_more else None,
     )
 
@@ -65,9 +78,10 @@ def list_findings(
     sort: Sort = "id",
     limit: Limit = 100,
     cursor: Cursor = None,
+    exact_count: ExactCount = False,
 ) -> Page[FindingPublic]:
     """Findings matching every filter; follow ``next`` until it is null."""
-    return page_of_findings(store, flt, sort, limit, cursor)
+    return page_of_findings(store, flt, sort, limit, cursor, exact_count)
 
 
 @router.get(

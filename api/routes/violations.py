@@ -13,7 +13,14 @@ from shekara.api.auth import AUTH_RESPONSES, READ, require
 from shekara.api.deps import StoreDep
 from shekara.api.export import EXPORT_RESPONSES, FINDING_COLUMNS, export
 from shekara.api.filters import ViolationFilterDep
-from shekara.api.routes.findings import Cursor, Format, Limit, Sort, page_of_findings
+from shekara.api.routes.findings import (
+    Cursor,
+    ExactCount,
+    Format,
+    Limit,
+    Sort,
+    page_of_findings,
+)
 from shekara.api.schemas import FindingPublic, Page
 
 router = APIRouter(
@@ -33,9 +40,10 @@ def list_violations(
     sort: Sort = "id",
     limit: Limit = 100,
     cursor: Cursor = None,
+    exact_count: ExactCount = False,
 ) -> Page[FindingPublic]:
     """Violations matching every filter; follow ``next`` until it is null."""
-    return page_of_findings(store, flt, sort, limit, cursor)
+    return page_of_findings(store, flt, sort, limit, cursor, exact_count)
 
 
 @router.get("/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)  # type: ignore[arg-type]

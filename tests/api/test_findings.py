@@ -311,3 +311,20 @@ def test_exports_stream_many_rows(client: TestClient, store: FindingStore) -> No
         chunks = [c for c in response.iter_text()]
     assert len(chunks) > 3
     assert len(json.loads("".join(chunks))) == 3000
+
+
+def test_counting_stops_at_its_bound_unless_asked(
+    client: TestClient, runs: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shekara.api.routes import findings
+
+    monkeypatch.setattr(findings, "COUNT_BOUND", 5)
+    capped = client.get("/violations", params={"limit": 2}).json()
+    assert (capped["count"], capped["count_exact"]) == (5, False)
+    exact = client.get("/violations", params={"limit": 2, "exact_count": True}).json()
+    assert (exact["count"], exact["count_exact"]) == (17, True)
+    small = client.get("/violations", params={"category": "phone"}).json()
+    assert (small["count"], small["count_exact"]) == (3, True)
+    # Paging is unaffected: every row is reached.
+    items, _ = walk(client, "/violations", {"limit": 4})
+    assert len(items) == 17
