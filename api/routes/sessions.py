@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from shekara.api import queries, sessions
 from shekara.api.auth import AUTH_RESPONSES, BODY_RESPONSES, READ, SessionManager, require
@@ -180,3 +181,52 @@ def add_marker(
     at = epoch(body.at) if body.at is not None else time.time()
     marker_id = sessions.add_marker(store.engine, session_id, at, body.label)  # type: ignore[arg-type]
     return MarkerPublic(id=marker_id, run_id=session_id, at=utc(at), label=body.label)  # type: ignore[arg-type]
+
+
+REPORT_MEDIA = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+def reports_installed() -> bool:
+    """Whether this installation renders session reports (``shekara.reports``)."""
+    return importlib.util.find_spec("shekara.reports") is not None
+
+
+@router.get(
+    "/{session_id}/report",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the report",
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        404: {"description": "no such session"},
+        501: {"description": "this installation renders no reports"},
+    },
+)
+def session_report(
+    store: StoreDep,
+    session_id: SessionId,
+    lang: Annotated[Literal["ru", "kk", "en"], Query(description="language of the report")] = "ru",
+    format: Annotated[Literal["html", "pdf"], Query()] = "pdf",
+) -> Response:
+    """The session's report for a ministry or a court, in Russian, Kazakh or English."""
+    if not reports_installed():
+        raise HTTPException(status_code=501, detail="session reports are not installed")
+    from shekara.reports import UnknownRunError, render_session_report
+
+    if queries.get_session(store.engine, session_id) is None:
+        raise HTTPException(status_code=404, detail="no such session")
+    try:
+        body = render_session_report(store, session_id, lang, format)
+    except UnknownRunError as exc:
+        raise HTTPException(status_code=404, detail="no such session") from exc
+    return Response(
+        content=body,
+        media_type=REPORT_MEDIA[format],
+        headers={
+            "Content-Disposition": (f'attachment; filename="session-{session_id}-{lang}.{format}"')
+        },
+    )

@@ -234,3 +234,22 @@ def test_model_history(client: TestClient, fleet: dict[str, int]) -> None:
     assert entries[0]["categories"] == ["phone", "vin"]
     assert entries[1]["destinations"] == ["maps.example.de (DE)"]
     assert client.get("/history", params={"make": "x", "model": "y"}).json()["sessions"] == []
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_session_report(client: TestClient, fleet: dict[str, int], lang: str) -> None:
+    from shekara.api.routes.sessions import reports_installed
+
+    response = client.get(f"/sessions/{fleet['a']}/report", params={"lang": lang, "format": "html"})
+    if not reports_installed():
+        # Without the report renderer the route says so instead of failing.
+        assert response.status_code == 501
+        assert response.json() == {"detail": "session reports are not installed"}
+        return
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "CN" in response.text and FLEET_VIN not in response.text
+    pdf = client.get(f"/sessions/{fleet['a']}/report", params={"lang": lang, "format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    missing = client.get("/sessions/9999/report", params={"lang": lang})
+    assert missing.status_code == 404
