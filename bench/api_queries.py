@@ -135,9 +135,10 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
 
 # (name, API path, plain SQL statements doing the same work)
 WHERE_CN_VIN = "violation = 1 AND country = 'CN' AND category = 'vin'"
+# The page and its count, bounded at 10,000 matches as the API counts by default.
 PAGE = (
     "SELECT * FROM findings WHERE {w} ORDER BY {o} LIMIT 101",
-    "SELECT count(*) FROM findings WHERE {w}",
+    "SELECT count(*) FROM (SELECT id FROM findings WHERE {w} LIMIT 10001)",
 )
 
 
@@ -150,7 +151,7 @@ def queries(mid_id: int, since_iso: str, since_epoch: float) -> list[tuple[str, 
         (
             "list: /findings deep page (cursor)",
             f"/findings?limit=100&cursor=__CURSOR_{mid_id}__",
-            [page(f"id > {mid_id}")[0], "SELECT count(*) FROM findings"],
+            [page(f"id > {mid_id}")[0], page("1 = 1")[1]],
         ),
         (
             "filter: country=CN&category=vin",
@@ -274,7 +275,8 @@ def run(client: TestClient, path: Path, repeat: int) -> None:
     worst = max(filtered_p95)
     verdict = "met" if worst < TARGET_P95_MS else "NOT met"
     print(f"\nworst filtered-page p95 {worst:.1f} ms: target < {TARGET_P95_MS:.0f} ms {verdict}")
-    print("(times in ms; the API's include authentication, validation, count and JSON)")
+    print("(times in ms; the API's include authentication, validation, count and JSON;")
+    print(" both count a page's matches up to 10,000, as the API does unless exact_count=true)")
     raw.close()
 
 
