@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,16 @@ def test_filter_and_evidence_in_chromium(
             assert page.locator("#ev-country").text_content() == want.destination.country
             assert want.destination.geo_source in (page.locator("#ev-geo").text_content() or "")
             assert "*" in want.preview
+
+            # A test drive goes on: a finding stored now appears without a reload.
+            expect(page.locator("#live")).to_have_text("live: on")
+            run = store.start_run("proxy")
+            store.add(run, [replace(want, flow_id="live-drive", observed_at=time.time())])
+            (fresh,) = store.query_findings(run_id=run, limit=10)
+            expect(page.locator(f"#findings tbody tr[data-id='{fresh.id}']")).to_be_visible(
+                timeout=20_000
+            )
+            expect(page.locator("#count")).to_have_text(f"({len(stored) + 1})")
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             assert (tmp_path / "dashboard.png").stat().st_size > 10_000
             assert not errors, errors
