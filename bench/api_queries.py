@@ -20,6 +20,8 @@ import argparse
 import hashlib
 import random
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -220,6 +222,45 @@ def time_sql(raw: sqlite3.Connection, statements: list[str]) -> float:
     return (time.perf_counter() - t) * 1000
 
 
+EXPORT_PROBE = """
+import resource, sys, time, sqlite3
+from pathlib import Path
+from fastapi.testclient import TestClient
+from shekara.api.app import create_app
+from shekara.api.settings import Settings
+from shekara.evidence.store import FindingStore
+path, key, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+if mode == "api":
+    store = FindingStore(f"sqlite:///{path}")
+    settings = Settings(db_url="sqlite://", status_file=None, hashing_key_file=Path(path + ".k"))
+    with TestClient(create_app(settings, store=store), headers={"X-API-Key": key}) as c:
+        with c.stream("GET", "/findings/export?format=csv") as r:
+            size = sum(len(chunk) for chunk in r.iter_bytes())
+else:
+    rows = sqlite3.connect(path).execute("SELECT * FROM findings ORDER BY id").fetchall()
+    size = len(rows)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"{time.perf_counter() - t:.1f} {(peak - before) / 1024:.0f} {peak / 1024:.0f} {size}")
+"""
+
+
+def export_probe(path: Path, key: str) -> None:
+    """Peak memory of a full CSV export through the API vs loading the rows in one fetchall."""
+    print("\nfull export (separate processes; peak RSS growth while it runs)")
+    for mode, label in (("api", "API /findings/export?format=csv"), ("sql", "sqlite3 fetchall")):
+        out = subprocess.run(
+            [sys.executable, "-c", EXPORT_PROBE, str(path), key, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        seconds, grew, peak, size = out
+        unit = "bytes streamed" if mode == "api" else "rows in memory"
+        print(f"  {label:34} {seconds:>6} s  peak {peak:>5} MiB (+{grew}) ({size} {unit})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--findings", type=int, default=1_000_000)
@@ -238,6 +279,7 @@ def main() -> None:
     with TestClient(create_app(settings, store=store), headers={"X-API-Key": key}) as client:
         run(client, path, args.repeat)
     store.dispose()
+    export_probe(path, key)
 
 
 def run(client: TestClient, path: Path, repeat: int) -> None:
