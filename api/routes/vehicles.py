@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
@@ -28,14 +29,13 @@ router = APIRouter(
 Sort = Annotated[Literal["id", "-id"], Query()]
 
 
-def _public(row: object, session_ids: list[int]) -> VehiclePublic:
-    m = row  # a RowMapping
+def _public(row: Mapping[Any, Any], session_ids: list[int]) -> VehiclePublic:
     return VehiclePublic(
-        id=m["id"],  # type: ignore[index]
-        vin_preview=m["vin_preview"],  # type: ignore[index]
-        make=m["make"],  # type: ignore[index]
-        model=m["model"],  # type: ignore[index]
-        created_at=utc(m["created_at"]),  # type: ignore[index, arg-type]
+        id=row["id"],
+        vin_preview=row["vin_preview"],
+        make=row["make"],
+        model=row["model"],
+        created_at=utc(row["created_at"]),  # type: ignore[arg-type]
         sessions=session_ids,
     )
 
