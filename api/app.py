@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
+from shekara.api.metrics import build_registry
 from shekara.api.ratelimit import FailureLimiter
 from shekara.api.routes import (
     aggregates,
@@ -22,6 +23,7 @@ from shekara.api.routes import (
     events,
     findings,
     health,
+    metrics,
     rules,
     sessions,
     vehicles,
@@ -54,6 +56,9 @@ def create_app(settings: Settings | None = None, store: FindingStore | None = No
     app = FastAPI(title="Shekara", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.store = app_store
+    app.state.metrics_registry, api_errors = build_registry(
+        app_store, settings.status_file, settings.status_stale_after
+    )
     app.state.auth_limiter = FailureLimiter(
         settings.auth_max_failures, settings.auth_failure_window, settings.auth_tracked_clients
     )
@@ -69,6 +74,7 @@ def create_app(settings: Settings | None = None, store: FindingStore | None = No
         compare,
         apikeys,
         events,
+        metrics,
     ):
         app.include_router(module.router)
     # The dashboard's page and scripts hold no data: they are public, the
@@ -93,6 +99,7 @@ def create_app(settings: Settings | None = None, store: FindingStore | None = No
     async def store_unavailable(_request: Request, exc: Exception) -> JSONResponse:
         # The cause goes to the log; the caller learns only that the store failed.
         log.error("store error while serving a request: %s", exc, exc_info=exc)
+        api_errors.labels(cause="store").inc()
         return JSONResponse(
             status_code=503, content={"detail": "the findings store is unavailable"}
         )

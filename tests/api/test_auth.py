@@ -50,6 +50,7 @@ def endpoints(store: FindingStore, fleet: dict[str, int]) -> list[tuple[str, str
         ("POST", f"/sessions/{a}/markers", {"label": "voice assistant on"}, MANAGE),
         ("POST", "/vehicles", {"vin": "XTA21099043597153", "make": "Lada"}, MANAGE),
         ("GET", "/apikeys", None, ADMIN),
+        ("GET", "/metrics", None, READ),
         ("GET", f"/sessions/{a}/report?lang=en&format=html", None, READ),
     ]
 
