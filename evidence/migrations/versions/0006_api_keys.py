@@ -26,6 +26,7 @@ INDEXES = {
     "ix_findings_country_violation_id": ["country", "violation", "id"],
     "ix_findings_category_violation_id": ["category", "violation", "id"],
     "ix_findings_host_violation_id": ["host", "violation", "id"],
+    "ix_findings_country_category_violation_id": ["country", "category", "violation", "id"],
 }
 
 
