@@ -1,7 +1,7 @@
 """Latency of the officials' API over a large SQLite store, next to plain SQL doing the same work.
 
 Usage:
-    python bench/api_queries.py [--findings 1000000] [--repeat 30] [--db PATH] [--keep]
+    python bench/api_queries.py [--findings 1000000] [--repeat 30] [--db PATH] [--no-export]
 
 Fills a SQLite store (migrated to this version's schema, indexes included)
 with ``--findings`` generated findings over 60 sessions of 6 vehicle models,
@@ -266,6 +266,7 @@ def main() -> None:
     parser.add_argument("--findings", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--no-export", action="store_true", help="skip the full-export probe")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="shekara-bench-")
     path = args.db or Path(tmp.name) / "bench.db"
@@ -279,7 +280,8 @@ def main() -> None:
     with TestClient(create_app(settings, store=store), headers={"X-API-Key": key}) as client:
         run(client, path, args.repeat)
     store.dispose()
-    export_probe(path, key)
+    if not args.no_export:
+        export_probe(path, key)
 
 
 def run(client: TestClient, path: Path, repeat: int) -> None:
