@@ -134,9 +134,15 @@ def vin_hash(settings_key_file: object, vin: str) -> str:
 
 Country = Annotated[
     str | None,
-    Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 of the destination"),
+    Query(
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO 3166-1 alpha-2 of the destination",
+        examples=["CN"],
+    ),
 ]
-Text = Annotated[str | None, Query(min_length=1, max_length=253)]
+Text = Annotated[
+    str | None, Query(min_length=1, max_length=253, examples=["tsp.example-cn-oem.cn"])
+]
 Vin = Annotated[
     str | None,
     Query(
@@ -144,15 +150,19 @@ Vin = Annotated[
         max_length=40,
         pattern=r"^\s*[A-Za-z0-9]{11,17}\s*$",
         description="a VIN: compared by its keyed hash, never stored or logged",
+        examples=["LVTDB21B5ND000017"],
     ),
 ]
 Session = Annotated[int | None, Query(ge=1, le=MAX_ID, description="session (run) id")]
-When = Annotated[datetime | None, Query(description="ISO 8601; UTC when no zone is given")]
+When = Annotated[
+    datetime | None,
+    Query(description="ISO 8601; UTC when no zone is given", examples=["2026-11-01T00:00:00Z"]),
+]
 
 
 def _common(
     settings: SettingsDep,
-    category: Annotated[Category | None, Query(description="category id")] = None,
+    category: Annotated[Category | None, Query(description="category id", examples=["vin"])] = None,
     country: Country = None,
     host: Text = None,
     org: Annotated[

@@ -58,6 +58,10 @@ class StoreCollector(Collector):
                 self._cached = (now, self._read())
             return self._cached[1]
 
+    def describe(self) -> Iterator[Metric]:
+        # Nothing to describe ahead: registering must not query the store.
+        return iter(())
+
     def collect(self) -> Iterator[Metric]:
         from shekara.api.routes.health import read_station_status
 
@@ -113,7 +117,7 @@ def build_registry(
     store: FindingStore, status_file: Path | None, stale_after: float, ttl: float = 15.0
 ) -> tuple[CollectorRegistry, Counter]:
     """A registry of this app's metrics, and the counter of requests that failed in the API."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, status_file, stale_after, ttl))
     errors = Counter(
         "shekara_api_errors",

@@ -54,7 +54,47 @@ class DestinationPublic(BaseModel):
 class FindingPublic(BaseModel):
     """One stored finding: masked preview and keyed hash only, with its destination and rule."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 87,
+                    "run_id": 1,
+                    "flow_id": "49a73140-8707-5068-8791-f7d2a5868ee5",
+                    "category": "vin",
+                    "field": "request.body:$.vin",
+                    "source": "request.body",
+                    "preview": "LGX************05",
+                    "value_hash": "b2d65cdd689e58c04333602cd7a8c6ed"
+                    "df56f06f835213cf398c680f88bebe78",
+                    "destination": {
+                        "host": "tsp.example-cn-oem.cn",
+                        "ip": "223.5.5.5",
+                        "port": 443,
+                        "sni": "tsp.example-cn-oem.cn",
+                        "country": "CN",
+                        "city": "Hangzhou",
+                        "asn": None,
+                        "org": None,
+                        "geo_source": "GeoLite2-City (embedded)",
+                        "geo_build": "2019-12-24",
+                        "confidence": "medium",
+                        "private": False,
+                    },
+                    "verdict": "cross_border",
+                    "violation": True,
+                    "rule_id": "KZ-XB-001",
+                    "severity": "high",
+                    "detector": "vin: ISO 3779 VIN, check digit valid",
+                    "confidence": "high",
+                    "observed_at": "2024-12-01T08:00:47Z",
+                    "recorded_at": "2024-12-01T08:00:47Z",
+                    "legal_refs": ["94-V Art. 16", "94-V Art. 12(2)"],
+                }
+            ]
+        },
+    )
 
     id: int
     run_id: int

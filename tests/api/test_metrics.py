@@ -70,3 +70,10 @@ def test_server_errors_are_counted(
         assert c.get(f"/sessions/{runs[0]}", headers=auth(keys["official"])).status_code == 503
         body = c.get("/metrics", headers=auth(keys["official"])).text
     assert _samples(body)[("shekara_api_errors_total", (("cause", "store"),))] == 1
+
+
+def test_building_the_app_does_not_query_the_store(tmp_path: Path) -> None:
+    # A store that is down must not stop the API from starting; /health says why.
+    app = create_app(Settings(db_url=f"sqlite:///{tmp_path}/missing/dir/x.db", status_file=None))
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 503
