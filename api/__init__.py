@@ -1,1 +1,1 @@
-"""The officials' API: read-only FastAPI views over the findings store."""
+"""The officials' API and dashboard: FastAPI over the findings store, with keys and scopes."""

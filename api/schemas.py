@@ -54,7 +54,47 @@ class DestinationPublic(BaseModel):
 class FindingPublic(BaseModel):
     """One stored finding: masked preview and keyed hash only, with its destination and rule."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 87,
+                    "run_id": 1,
+                    "flow_id": "49a73140-8707-5068-8791-f7d2a5868ee5",
+                    "category": "vin",
+                    "field": "request.body:$.vin",
+                    "source": "request.body",
+                    "preview": "LGX************05",
+                    "value_hash": "b2d65cdd689e58c04333602cd7a8c6ed"
+                    "df56f06f835213cf398c680f88bebe78",
+                    "destination": {
+                        "host": "tsp.example-cn-oem.cn",
+                        "ip": "223.5.5.5",
+                        "port": 443,
+                        "sni": "tsp.example-cn-oem.cn",
+                        "country": "CN",
+                        "city": "Hangzhou",
+                        "asn": None,
+                        "org": None,
+                        "geo_source": "GeoLite2-City (embedded)",
+                        "geo_build": "2019-12-24",
+                        "confidence": "medium",
+                        "private": False,
+                    },
+                    "verdict": "cross_border",
+                    "violation": True,
+                    "rule_id": "KZ-XB-001",
+                    "severity": "high",
+                    "detector": "vin: ISO 3779 VIN, check digit valid",
+                    "confidence": "high",
+                    "observed_at": "2024-12-01T08:00:47Z",
+                    "recorded_at": "2024-12-01T08:00:47Z",
+                    "legal_refs": ["94-V Art. 16", "94-V Art. 12(2)"],
+                }
+            ]
+        },
+    )
 
     id: int
     run_id: int
@@ -101,10 +141,16 @@ class FindingPublic(BaseModel):
 
 
 class Page[T](BaseModel):
-    """One page of a listing: ``count`` matches in all, ``next`` continues (null on the last)."""
+    """One page of a listing: ``count`` matches in all, ``next`` continues (null on the last).
+
+    Counting a million matches costs more than the page: past a bound the
+    count stops, and ``count_exact`` is false (``count`` is then that bound,
+    a lower limit; ``exact_count=true`` asks for the full count).
+    """
 
     data: list[T]
     count: int
+    count_exact: bool = True
     next: str | None
 
 
@@ -141,3 +187,227 @@ class HealthPublic(BaseModel):
     status: str
     db: str
     station: StationStatus | None = None
+
+
+def _utc_or_none(epoch: float | None) -> datetime | None:
+    return _utc(epoch) if epoch is not None else None
+
+
+class VehicleRef(BaseModel):
+    """The vehicle a session tested: its VIN only masked."""
+
+    id: int
+    vin_preview: str
+    make: str | None
+    model: str | None
+
+
+class VehiclePublic(VehicleRef):
+    created_at: datetime
+    sessions: list[int] = Field(description="ids of the sessions that tested this vehicle")
+
+
+class VehicleCreate(BaseModel):
+    """A vehicle under test; the VIN is kept only as a keyed hash and a masked preview."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vin: str = Field(min_length=11, max_length=17, pattern=r"^[A-Za-z0-9]+$")
+    make: str | None = Field(default=None, min_length=1, max_length=100)
+    model: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class MarkerPublic(BaseModel):
+    """What the engineer did at a moment of the session ("navigation to Astana")."""
+
+    id: int
+    run_id: int
+    at: datetime
+    label: str
+
+
+class MarkerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=500)
+    at: datetime | None = Field(default=None, description="when; now if omitted")
+
+
+class SessionUpdate(BaseModel):
+    """What an engineer records about a session: vehicle, firmware, scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vehicle_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    firmware: str | None = Field(default=None, min_length=1, max_length=100)
+    scenario: str | None = Field(default=None, min_length=1, max_length=5000)
+
+
+class SessionPublic(BaseModel):
+    """A test session (a replayed capture or a live proxy session)."""
+
+    id: int
+    kind: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    capture: str | None
+    capture_sha256: str | None
+    ruleset: str | None
+    tool_version: str | None
+    flows_read: int
+    firmware: str | None
+    scenario: str | None
+    vehicle: VehicleRef | None
+    findings: int
+    violations: int
+    chain_length: int
+    chain_head: str | None
+    signed: bool
+
+
+class SessionDetail(SessionPublic):
+    error: str | None
+    markers: list[MarkerPublic]
+
+
+class DestinationSummary(BaseModel):
+    """One server the findings went to, computed from the findings under the filter."""
+
+    host: str | None
+    ip: str | None
+    country: str | None
+    city: str | None
+    asn: int | None
+    org: str | None
+    geo_source: str | None
+    first_seen: datetime
+    last_seen: datetime
+    findings: int
+    violations: int
+    sessions: int
+    categories: list[Category]
+
+
+class AggregateRow(BaseModel):
+    """One group: its key (one value per ``by``), counts and time span."""
+
+    key: dict[str, str | int | float | None]
+    findings: int
+    violations: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+class LegalRefPublic(BaseModel):
+    law: str
+    article: str
+    summary: str
+
+
+class RulePublic(BaseModel):
+    id: str
+    title: str
+    severity: str
+    priority: int
+    description: str
+    legal_refs: list[LegalRefPublic]
+    verdict: Verdict
+    categories: list[Category] | str = Field(description='the categories matched, or "any"')
+
+
+class CategoryNames(BaseModel):
+    en: str
+    ru: str
+    kk: str
+
+
+class CategoryPublic(BaseModel):
+    id: Category
+    data_class: str
+    names: CategoryNames
+
+
+class FlowEvidence(BaseModel):
+    """What the store knows of the flow that carried the value."""
+
+    flow_id: str
+    session: int
+    host: str | None
+    ip: str | None
+    port: int | None
+    sni: str | None
+    observed_at: datetime
+    recorded_at: datetime
+    findings_in_flow: int
+    notes: list[dict[str, str]] = Field(description="parts of the flow that could not be read")
+
+
+class HashEvidence(BaseModel):
+    value_hash: str = Field(description="HMAC-SHA256 of the value under the installation's key")
+    record_hash: str | None = Field(description="this finding's link in the session's hash chain")
+    prev_hash: str | None
+    seq: int | None
+
+
+class GeoEvidence(BaseModel):
+    country: str | None
+    city: str | None
+    asn: int | None
+    org: str | None
+    source: str | None = Field(description="the geolocation database that placed the server")
+    build: str | None
+    confidence: Confidence
+    private: bool
+
+
+class FindingEvidence(BaseModel):
+    """A finding with everything that supports it: locator, masked value, hashes, flow, geo."""
+
+    finding: FindingPublic
+    locator: str
+    source: str
+    preview: str
+    hashes: HashEvidence
+    flow: FlowEvidence
+    geolocation: GeoEvidence
+    session: SessionPublic | None
+
+
+class SetDiff(BaseModel):
+    added: list[str]
+    removed: list[str]
+    kept: list[str]
+
+
+class SessionComparison(BaseModel):
+    """What the later session sends abroad that the earlier did not, and what stopped."""
+
+    before: SessionPublic
+    after: SessionPublic
+    categories: SetDiff
+    countries: SetDiff
+    destinations: SetDiff = Field(description='"host (country)" entries')
+    flows: SetDiff = Field(description='"category → country" entries')
+    statements: list[str] = Field(description="the differences in words")
+
+
+class HistoryEntry(BaseModel):
+    session: SessionPublic
+    categories: list[str]
+    countries: list[str]
+    destinations: list[str]
+
+
+class ModelHistory(BaseModel):
+    make: str
+    model: str
+    sessions: list[HistoryEntry]
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: str
+    name: str
+    scope: str
+    created_at: datetime
+    revoked_at: datetime | None

@@ -15,8 +15,14 @@ def _default_status_file() -> Path:
     return shekara_home() / "status.json"
 
 
+def _default_hashing_key_file() -> Path:
+    from shekara.proxy.keys import shekara_home
+
+    return shekara_home() / "hmac.key"
+
+
 class Settings(BaseSettings):
-    """Where the findings store is; more (auth, CORS) comes with the dashboard."""
+    """Where the findings store is, who may call the API, and from which web origins."""
 
     model_config = SettingsConfigDict(env_prefix="SHEKARA_", extra="ignore")
 
@@ -26,6 +32,21 @@ class Settings(BaseSettings):
     status_file: Path | None = Field(default_factory=_default_status_file)
     # A running station that has not written its status for this long is reported stale.
     status_stale_after: float = 30.0
+    # Web origins allowed to call the API from a browser. None by default: the
+    # dashboard is served by the API itself and needs no cross-origin access.
+    cors_origins: list[str] = Field(default_factory=list)
+    # A client address that fails authentication this often within the window
+    # gets 429 until its failures age out; at most ``auth_tracked_clients``
+    # addresses are remembered (the oldest are forgotten first).
+    auth_max_failures: int = Field(default=10, ge=1)
+    auth_failure_window: float = Field(default=60.0, gt=0)
+    auth_tracked_clients: int = Field(default=10_000, ge=1)
+    # The installation's hashing key: a VIN given as a filter is compared by its
+    # keyed hash, as the proxy stored it. Created on first use when missing.
+    hashing_key_file: Path = Field(default_factory=_default_hashing_key_file)
+    # The ruleset whose rules and categories /rules and /categories describe
+    # (default: the bundled Kazakhstan ruleset).
+    ruleset: Path | None = None
 
 
 @lru_cache

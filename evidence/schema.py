@@ -189,3 +189,43 @@ markers = Table(
     Column("label", Text, nullable=False),
     Index(None, "run_id", "at"),
 )
+
+API_SCOPES = ("official", "engineer", "admin")
+
+# Keys of the officials' API. Only a salted hash of the secret part is kept: a
+# copy of the database does not let anyone call the API. ``key_id`` is the
+# public part of a key, by which a presented key is looked up.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("key_id", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("key_hash", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    UniqueConstraint("key_id"),
+    CheckConstraint(_in("scope", API_SCOPES), name="scope"),
+)
+
+# The engineer's key that manages a session (sets its vehicle, adds markers):
+# the first engineer to do so claims it, others may only read it.
+session_owners = Table(
+    "session_owners",
+    metadata,
+    Column("run_id", _Id, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("api_key_id", _Id, ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False),
+    Column("claimed_at", Float, nullable=False),
+    Index(None, "api_key_id"),
+)
+
+# Officials' listings filter by one column and walk by time or id; these keep a
+# filtered page an index range instead of a scan of the whole table.
+Index(None, findings.c.observed_at, findings.c.id)
+Index(None, findings.c.country, findings.c.violation, findings.c.id)
+Index(None, findings.c.category, findings.c.violation, findings.c.id)
+Index(None, findings.c.host, findings.c.violation, findings.c.id)
+# "Which VINs went to China": the pair officials ask for most, counted from the index alone.
+Index(None, findings.c.country, findings.c.category, findings.c.violation, findings.c.id)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
-from shekara.proxy import dbcmd, reportcmd, retentioncmd, verifycmd
+from shekara.proxy import apikeycmd, dbcmd, reportcmd, retentioncmd, verifycmd
 from shekara.proxy.keys import shekara_home
 
 log = logging.getLogger("shekara")
@@ -215,7 +215,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     status = cmd_replay(ns)
     if args.no_serve or status == EXIT_ERROR:
         return status
-    print(f"\nAPI on http://{args.host}:{args.port}/violations (Ctrl-C to stop)", flush=True)
+    # The API refuses unauthenticated calls; the demo's fresh store gets one
+    # official (read-only) key, shown here once like any key.
+    from shekara.api.apikeys import create_key
+    from shekara.evidence.store import FindingStore
+
+    store = FindingStore(url)
+    try:
+        _, key = create_key(store.engine, "demo official", "official")
+    finally:
+        store.dispose()
+    base = f"http://{args.host}:{args.port}"
+    print(f"\nAPI key (official, read-only, this demo store only): {key}")
+    print(f"  curl -H 'Authorization: Bearer {key}' '{base}/violations?country=CN'")
+    print(f"Dashboard: {base}/dashboard/#key={key}")
+    print(f"API on {base}/violations (Ctrl-C to stop)", flush=True)
     return cmd_api(argparse.Namespace(db=url, host=args.host, port=args.port))
 
 
@@ -303,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     dbcmd.register(sub, default_db_url)
     verifycmd.register(sub, default_db_url)
     reportcmd.register(sub, default_db_url)
+    apikeycmd.register(sub, default_db_url)
     return p
 
 

@@ -34,6 +34,10 @@ if [ -z "${SHEKARA_TEST_PG_URL:-}" ]; then
     export SHEKARA_TEST_PG_URL
 fi
 
+# The dashboard's browser test drives Debian's chromium; a failure to install
+# it is reported here and by that test, never skipped.
+"$ROOT/scripts/chromium.sh" || true
+
 set +e
 "$VENV/bin/python" -m pytest "$@"
 status=$?

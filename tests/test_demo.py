@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -47,12 +48,14 @@ def test_demo_prints_table_and_serves_api(tmp_path: Path) -> None:
             lines.append(line.rstrip("\n"))
             if line.startswith("API on"):
                 break
+        key = next(line for line in lines if line.startswith("API key")).split()[-1]
+        headers = {"Authorization": f"Bearer {key}"}
         header = next(i for i, line in enumerate(lines) if line.startswith("COUNTRY"))
         assert lines[header].split() == ["COUNTRY", "HOST", "CATEGORY", "COUNT"]
         rows = [
             line.split()
             for line in lines[header + 2 :]
-            if line.strip() and not line.startswith(("COUNTRY", "---", "API"))
+            if line.strip() and not line.startswith(("COUNTRY", "---", "API", " ", "Dashboard"))
         ]
         assert {r[0] for r in rows} >= {"CN", "DE", "RU"} and "KZ" not in {r[0] for r in rows}
 
@@ -66,7 +69,12 @@ def test_demo_prints_table_and_serves_api(tmp_path: Path) -> None:
             except OSError:
                 assert time.monotonic() < deadline, "API did not come up"
                 time.sleep(0.2)
-        with urllib.request.urlopen(f"{base}/violations?country=CN&limit=5", timeout=5) as r:
+        # Without the printed key the API answers 401; with it, the violations.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/violations", timeout=5)
+        assert refused.value.code == 401
+        request = urllib.request.Request(f"{base}/violations?country=CN&limit=5", headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as r:
             page = json.load(r)
         assert page["count"] > 5 and len(page["data"]) == 5 and page["next"]
         assert all(v["destination"]["country"] == "CN" for v in page["data"])

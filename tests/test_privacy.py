@@ -10,8 +10,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from shekara.api.apikeys import create_key
 from shekara.api.app import create_app
 from shekara.api.settings import Settings
+from shekara.evidence.store import FindingStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SHEKARA = str(Path(sys.executable).with_name("shekara"))
@@ -65,7 +67,10 @@ def test_nothing_plain_in_db_logs_or_api(tmp_path: Path) -> None:
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("p.db*"))
     assert len(stored) > 10_000
 
-    client = TestClient(create_app(Settings(db_url=f"sqlite:///{db}")))
+    reader = FindingStore(f"sqlite:///{db}")
+    _, key = create_key(reader.engine, "privacy test", "official")
+    reader.dispose()
+    client = TestClient(create_app(Settings(db_url=f"sqlite:///{db}")), headers={"X-API-Key": key})
     pages, url = [], "/violations?limit=1000"
     while url:
         r = client.get(url)

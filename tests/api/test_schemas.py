@@ -27,4 +27,4 @@ def test_public_finding_has_no_plain_value_field() -> None:
 
 def test_page_serialises_data_count_next() -> None:
     page = Page[int](data=[1, 2], count=5, next="abc")
-    assert page.model_dump() == {"data": [1, 2], "count": 5, "next": "abc"}
+    assert page.model_dump() == {"data": [1, 2], "count": 5, "count_exact": True, "next": "abc"}

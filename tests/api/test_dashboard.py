@@ -1,0 +1,148 @@
+"""The dashboard in headless Chromium over a store filled from captures/sample.mitm.
+
+A real server (uvicorn on loopback), a real browser (Debian's chromium driven
+by Playwright), the real sample capture: the official opens the dashboard with
+a key, applies a filter, opens a finding's evidence and sees what the API holds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from shekara.api.apikeys import create_key
+from shekara.api.app import create_app
+from shekara.api.settings import Settings
+from shekara.evidence.store import FindingStore
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, FindingStore]]:
+    """(base URL, official key, store) of an API serving the replayed sample capture."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs Debian's chromium")
+    root = tmp_path_factory.mktemp("dashboard")
+    db = f"sqlite:///{root / 'store.db'}"
+    env = {**os.environ, "SHEKARA_HOME": str(root / "home")}
+    shekara = shutil.which("shekara", path=str(Path(sys.executable).parent)) or "shekara"
+    proc = subprocess.run(
+        [shekara, "replay", str(ROOT / "captures" / "sample.mitm"), "--db", db],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    store = FindingStore(db)
+    _, key = create_key(store.engine, "dashboard test", "official")
+    settings = Settings(db_url=db, status_file=None, hashing_key_file=root / "home" / "hmac.key")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, store=store), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", key, store
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        store.dispose()
+
+
+def test_filter_and_evidence_in_chromium(
+    served: tuple[str, str, FindingStore], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, key, store = served
+    stored = store.query_violations(category="vin", limit=1000)
+    assert stored, "the sample capture should hold VIN transfers"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{base}/dashboard/#key={key}")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            # The key left the address bar as soon as it was read.
+            assert key not in page.url
+            flows = page.locator("#map path.flow")
+            expect(flows.first).to_be_attached()
+            countries = {flows.nth(i).get_attribute("data-country") for i in range(flows.count())}
+            assert countries and "KZ" not in countries
+
+            page.evaluate("document.body.dataset.ready = ''")
+            page.select_option("#filter-category", "vin")
+            page.click("#apply")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            rows = page.locator("#findings tbody tr")
+            expect(rows.first).to_be_visible()
+            categories = rows.locator("td.category").all_text_contents()
+            assert categories and set(categories) == {"vin"}
+            assert page.locator("#count").text_content() == f"({len(stored)})"
+
+            first = rows.first
+            finding_id = int(first.get_attribute("data-id") or 0)
+            first.click()
+            expect(page.locator("#evidence")).to_be_visible()
+            expect(page.locator("#ev-id")).to_have_text(str(finding_id))
+            want = next(s for s in stored if s.id == finding_id).finding
+            assert page.locator("#ev-locator").text_content() == want.field
+            assert page.locator("#ev-preview").text_content() == want.preview
+            assert page.locator("#ev-value-hash").text_content() == want.value_hash
+            assert page.locator("#ev-country").text_content() == want.destination.country
+            assert want.destination.geo_source in (page.locator("#ev-geo").text_content() or "")
+            assert "*" in want.preview
+
+            # A test drive goes on: a finding stored now appears without a reload.
+            expect(page.locator("#live")).to_have_text("live: on")
+            run = store.start_run("proxy")
+            store.add(run, [replace(want, flow_id="live-drive", observed_at=time.time())])
+            (fresh,) = store.query_findings(run_id=run, limit=10)
+            expect(page.locator(f"#findings tbody tr[data-id='{fresh.id}']")).to_be_visible(
+                timeout=20_000
+            )
+            expect(page.locator("#count")).to_have_text(f"({len(stored) + 1})")
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+            assert not errors, errors
+        finally:
+            browser.close()
