@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from fastapi.responses import StreamingResponse
 
+from shekara.evidence.chain import link_hex
+
 ExportFormat = Literal["csv", "json"]
 
 FINDING_COLUMNS = (
@@ -50,6 +52,7 @@ FINDING_COLUMNS = (
     "seq",
     "record_hash",
 )
+LINK_COLUMNS = frozenset({"record_hash", "prev_hash"})
 TIME_COLUMNS = frozenset(
     {"observed_at", "recorded_at", "started_at", "finished_at", "first_seen", "last_seen"}
 )
@@ -73,6 +76,8 @@ def cell(name: str, value: Any) -> Any:
     """One exported value: times as ISO 8601 UTC, lists joined, booleans as true/false."""
     if value is None:
         return None
+    if name in LINK_COLUMNS:
+        return link_hex(value)
     if name in TIME_COLUMNS and isinstance(value, int | float):
         return datetime.fromtimestamp(value, tz=UTC).isoformat()
     if isinstance(value, list | tuple):

@@ -242,6 +242,13 @@ def link(prev: bytes, row: Mapping[str, Any]) -> bytes:
     return hashlib.sha256(prev + canonical_record(row, strict=True)).digest()
 
 
+def link_hex(value: bytes | memoryview | str | None) -> str | None:
+    """A stored chain link (32 raw bytes) as the hex the chain, exports and the API speak."""
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return value
+
+
 def genesis_hash(run_id: int, started_at: float) -> str:
     """The ``prev_hash`` of a run's first finding: bound to the run's id and start."""
     label = f"{CHAIN_FORMAT}/genesis\x00{int(run_id)}\x00{float(started_at)!r}"

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, case, distinct, func, literal, select
 
 from shekara.evidence import schema
+from shekara.evidence.chain import link_hex
 from shekara.evidence.store import FindingStore, UnknownRunError
 
 REMOTE_CONTROL = "remote_control"
@@ -379,7 +380,7 @@ def _evidence(conn: Connection, run_id: int, limit: int) -> tuple[tuple[Evidence
                 field=clean(r.field),
                 preview=clean(r.preview, 80),
                 value_hash=clean(r.value_hash, 128),
-                record_hash=r.record_hash,
+                record_hash=link_hex(r.record_hash),
             )
             for r in conn.execute(stmt)
         )

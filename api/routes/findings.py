@@ -22,6 +22,7 @@ from shekara.api.schemas import (
     Page,
 )
 from shekara.api.views import after_cursor, finding_public, sessions_public, utc
+from shekara.evidence.chain import link_hex
 from shekara.evidence.rows import row_to_finding
 from shekara.evidence.store import FindingStore
 
@@ -116,8 +117,8 @@ def finding_evidence(
         preview=row["preview"],
         hashes=HashEvidence(
             value_hash=row["value_hash"],
-            record_hash=row["record_hash"],
-            prev_hash=row["prev_hash"],
+            record_hash=link_hex(row["record_hash"]),
+            prev_hash=link_hex(row["prev_hash"]),
             seq=row["seq"],
         ),
         flow=FlowEvidence(
