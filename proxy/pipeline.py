@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from shekara import __version__
 from shekara.addons import Sink, pipeline
+from shekara.audit.model import Note
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
 from shekara.evidence import raw
@@ -18,6 +19,7 @@ from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 from shekara.geo.locate import Locator
 from shekara.proxy.keys import hashing_key, station_key
+from shekara.proxy.pcapflows import Remark
 from shekara.rulesets.loader import Ruleset, load_ruleset
 
 if TYPE_CHECKING:
@@ -42,6 +44,11 @@ class Context:
     # The session's flows, when the operator keeps raw evidence.
     raw_evidence: Path | None = None
 
+    def remark(self, r: Remark) -> None:
+        """Record what the capture itself tells about a flow (a hole, a cut, encryption)."""
+        dest = self.locator.locate(r.host, r.ip, r.port, r.sni)
+        self.writer.submit(self.run_id, [], [Note(r.flow_id, r.source, r.reason, dest, r.ts)])
+
     def keep_flows(self, folder: Path) -> Path:
         """Create this run's private capture file and record where it is."""
         self.raw_evidence = raw.create_capture_file(folder, self.run_id)
@@ -52,6 +59,13 @@ class Context:
         if self.raw_evidence is None or not self.raw_evidence.exists():
             return None
         return raw.sha256_file(self.raw_evidence)
+
+    def release(self) -> bool:
+        """Store what is queued and let go, leaving the run open for its owner to close."""
+        try:
+            return self.writer.close()
+        finally:
+            self.locator.close()
 
     def close(self, flows_read: int, status: str, error: str | None = None) -> None:
         stored_all = False
@@ -115,12 +129,15 @@ def build(
     spool_dir: Path | None = None,
     spool_max_bytes: int = DEFAULT_MAX_BYTES,
     status_path: Path | None = None,
+    run_id: int | None = None,
 ) -> Context:
     """The addons and their collaborators for one run.
 
     With ``spool_dir`` (the live proxy) findings are acknowledged once fsynced
     in the spool and drained into the store from there; records left by an
     earlier process are delivered first, into the runs they belong to.
+    With ``run_id`` the context joins a run another process opened (a worker of
+    ``replay --jobs``): it writes findings into it and leaves closing it to its owner.
     """
     ruleset = load_ruleset(ruleset_path)
     locator = Locator.from_paths(geoip)
@@ -139,15 +156,16 @@ def build(
         if spool is not None:
             spool.close()
         raise
-    run_id = store.start_run(
-        kind,
-        capture=capture,
-        capture_sha256=capture_sha256,
-        ruleset_name=ruleset.header.name,
-        ruleset_version=f"{ruleset.header.version}+{ruleset.digest}",
-        geo_sources=locator.describe(),
-        tool_version=__version__,
-    )
+    if run_id is None:
+        run_id = store.start_run(
+            kind,
+            capture=capture,
+            capture_sha256=capture_sha256,
+            ruleset_name=ruleset.header.name,
+            ruleset_version=f"{ruleset.header.version}+{ruleset.digest}",
+            geo_sources=locator.describe(),
+            tool_version=__version__,
+        )
     writer: StoreWriter | SpooledWriter
     if spool is not None and spool_runs is not None:
         spool_runs.opened(run_id)
