@@ -129,7 +129,7 @@ class PacketReader:
         try:
             if self.format is None:
                 raise CaptureDamaged(0, "not a pcap or pcapng file")
-            cls = RawPcapReader if self.format == "pcap" else RawPcapNgReader
+            cls: Any = RawPcapReader if self.format == "pcap" else RawPcapNgReader
             # Built around our bounded file, past the metaclass that would open the path again.
             self._reader: Any = object.__new__(cls)
             cls.__init__(self._reader, str(path), self._file, magic)

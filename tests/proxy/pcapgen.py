@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import struct
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +29,18 @@ from scapy.layers.tls.record import TLS
 from scapy.packet import Packet, Raw
 from scapy.utils import PcapNgWriter, PcapWriter
 
-from captures.samplegen import mqtt
-
 DATA = Path(__file__).resolve().parents[1] / "data" / "protocol_samples"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "captures"))
+
+from samplegen import mqtt  # noqa: E402
+
 T0 = 1_732_000_000.0
 DEVICE = "10.42.0.17"
 DEVICE6 = "fd00:42::17"
 RESOLVER = "10.42.0.1"
+# Fixed addresses: scapy would otherwise look the MAC of each destination up.
+DEV_MAC = "02:00:00:00:00:17"
+GW_MAC = "02:00:00:00:00:01"
 VIN = "LSVAU218XN2183294"
 PHONE = "+77011234567"
 
@@ -166,8 +172,8 @@ class _Tcp:
                     DEVICE6,
                 )
             )
-            return Ether() / IPv6(src=src, dst=dst)
-        return Ether() / IP(src=src, dst=dst)
+            return Ether(src=DEV_MAC, dst=GW_MAC) / IPv6(src=src, dst=dst)
+        return Ether(src=DEV_MAC, dst=GW_MAC) / IP(src=src, dst=dst)
 
     def _seg(self, from_client: bool, flags: str, seq: int, ack: int, data: bytes = b"") -> Packet:
         sport, dport = (self.cport, self.c.port) if from_client else (self.c.port, self.cport)
@@ -218,19 +224,23 @@ class _Tcp:
 
 
 def dns_exchange(name: str, ip: str, qid: int, v6: bool = False) -> list[Packet]:
-    l3 = (lambda s, d: IPv6(src=s, dst=d)) if v6 else (lambda s, d: IP(src=s, dst=d))
-    dev, res = (DEVICE6, "fd00:42::1") if v6 else (DEVICE, RESOLVER)
-    q = (
-        Ether()
-        / l3(dev, res)
-        / UDP(sport=50000 + qid, dport=53)
-        / DNS(id=qid, rd=1, qd=DNSQR(qname=name))
-    )
-    a = (
-        Ether()
-        / l3(res, dev)
-        / UDP(sport=53, dport=50000 + qid)
-        / DNS(id=qid, qr=1, ra=1, qd=DNSQR(qname=name), an=DNSRR(rrname=name, rdata=ip, ttl=60))
+    """A query and its answer: A over IPv4, AAAA (NAT64 address) over IPv6."""
+    if v6:
+        dev, res, rtype, addr = DEVICE6, "fd00:42::1", "AAAA", "64:ff9b::" + ip
+        l3 = IPv6
+    else:
+        dev, res, rtype, addr = DEVICE, RESOLVER, "A", ip
+        l3 = IP  # type: ignore[assignment]
+    eth = Ether(src=DEV_MAC, dst=GW_MAC)
+    q = eth / l3(src=dev, dst=res) / UDP(sport=50000 + qid, dport=53)
+    q = q / DNS(id=qid, rd=1, qd=DNSQR(qname=name, qtype=rtype))
+    a = eth / l3(src=res, dst=dev) / UDP(sport=53, dport=50000 + qid)
+    a = a / DNS(
+        id=qid,
+        qr=1,
+        ra=1,
+        qd=DNSQR(qname=name, qtype=rtype),
+        an=DNSRR(rrname=name, type=rtype, rdata=addr, ttl=60),
     )
     return [q, a]
 
@@ -243,7 +253,7 @@ def capture_packets(
     for n, c in enumerate(conversations):
         c.client_port = c.client_port or 40000 + n
         if c.resolve:
-            out += dns_exchange(c.host, c.ip, n + 1)
+            out += dns_exchange(c.host, c.ip, n + 1, v6)
         out += _Tcp(c, c.client_port, v6, rng).packets()
     for i, p in enumerate(out):
         p.time = T0 + i * 0.001
@@ -288,8 +298,8 @@ def write_mitm(path: Path, conversations: Sequence[Conversation]) -> Path:
             flows.append(t_flow)
     with path.open("wb") as fh:
         w = io.FlowWriter(fh)
-        for f in flows:
-            w.add(f)
+        for each in flows:
+            w.add(each)
     return path
 
 
