@@ -95,7 +95,7 @@ def test_packet_capture_gives_the_findings_of_the_mitm_capture(
         return
     assert got == mitm_findings
     # Each protocol contributed: HTTP split and reordered, MQTT, GB/T 32960, JT/T 808.
-    fields = {f for _, f, *_ in got}
+    fields = {str(f) for _, f, *_ in got}
     assert "request.body:$.vin" in fields and "request.query:imei" in fields
     assert any(f.startswith("mqtt.publish[") for f in fields)
     assert any(f.startswith("gbt32960.") for f in fields)
