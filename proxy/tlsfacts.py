@@ -1,24 +1,22 @@
 """What a TLS ClientHello tells about an encrypted connection: server name and fingerprint.
 
 The content of an encrypted transfer cannot be read without its keys, so a
-replay records where it went (SNI), what software sent it (JA3/JA4) and how
-many bytes moved. The fingerprints come from ``shekara.audit.tlshello`` when
-it is installed; otherwise scapy's TLS layer gives the server name and ALPN.
+replay records where it went (SNI), what software sent it (JA3/JA4, parsed by
+``shekara.audit.tlshello``) and how many bytes moved.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
+from shekara.audit.tlshello import TlsHelloError, parse_client_hello
 
 
 @dataclass(frozen=True, slots=True)
 class HelloFacts:
     sni: str | None = None
     alpn: tuple[str, ...] = ()
-    ja3: str | None = None
+    ja3_md5: str | None = None
     ja4: str | None = None
     error: str | None = None
 
@@ -26,8 +24,8 @@ class HelloFacts:
         parts = [f"SNI {self.sni}" if self.sni else "no SNI"]
         if self.alpn:
             parts.append("ALPN " + ",".join(self.alpn))
-        if self.ja3:
-            parts.append(f"JA3 {self.ja3}")
+        if self.ja3_md5:
+            parts.append(f"JA3 {self.ja3_md5}")
         if self.ja4:
             parts.append(f"JA4 {self.ja4}")
         if self.error:
@@ -35,50 +33,34 @@ class HelloFacts:
         return ", ".join(parts)
 
 
-def hello_complete(raw: bytes) -> bool:
-    """Whether ``raw`` holds the whole first handshake message of the client."""
+def _records_length(raw: bytes) -> int | None:
+    """Bytes of the TLS records that carry the first handshake message, once all are there."""
     if len(raw) < 9:
-        return False
-    return len(raw) >= 9 + int.from_bytes(raw[6:9], "big")
+        return None
+    need = 4 + int.from_bytes(raw[6:9], "big")  # handshake header + body
+    pos = 0
+    while need > 0:
+        if len(raw) < pos + 5 or raw[pos] != 0x16:
+            return None
+        length = int.from_bytes(raw[pos + 3 : pos + 5], "big")
+        pos += 5 + length
+        need -= length
+    return pos if len(raw) >= pos else None
+
+
+def hello_complete(raw: bytes) -> bool:
+    """Whether ``raw`` holds the whole ClientHello of the client."""
+    return _records_length(raw) is not None
 
 
 def describe(raw: bytes) -> HelloFacts:
     if not raw:
         return HelloFacts(error="no client bytes captured")
+    end = _records_length(raw)
+    if end is None:
+        return HelloFacts(error=f"cut short after {len(raw)} bytes")
     try:
-        from shekara.audit import tlshello  # type: ignore[attr-defined]
-    except ImportError:
-        return _scapy_facts(raw)
-    try:
-        h = tlshello.parse_client_hello(raw)
-    except Exception as e:  # a damaged hello is a fact about the connection, not a failure
-        return HelloFacts(error=f"{type(e).__name__}: {e}")
-    return HelloFacts(
-        sni=getattr(h, "sni", None),
-        alpn=tuple(getattr(h, "alpn", ()) or ()),
-        ja3=getattr(h, "ja3_md5", None) or getattr(h, "ja3", None),
-        ja4=getattr(h, "ja4", None),
-    )
-
-
-def _scapy_facts(raw: bytes) -> HelloFacts:
-    try:
-        from scapy.layers.tls.extensions import TLS_Ext_ALPN, TLS_Ext_ServerName
-        from scapy.layers.tls.handshake import TLSClientHello
-        from scapy.layers.tls.record import TLS
-
-        record = TLS(raw)
-        hello = record.getlayer(TLSClientHello)
-        if hello is None:
-            return HelloFacts(error="no ClientHello in the first record")
-        sni: str | None = None
-        alpn: tuple[str, ...] = ()
-        for ext in hello.ext or []:
-            if isinstance(ext, TLS_Ext_ServerName) and ext.servernames:
-                sni = ext.servernames[0].servername.decode("ascii", "replace")
-            elif isinstance(ext, TLS_Ext_ALPN):
-                alpn = tuple(p.protocol.decode("ascii", "replace") for p in ext.protocols)
-        return HelloFacts(sni=sni, alpn=alpn)
-    except Exception as e:
-        log.debug("ClientHello unreadable", exc_info=True)
-        return HelloFacts(error=f"{type(e).__name__}: {e}")
+        h = parse_client_hello(raw[:end])
+    except TlsHelloError as e:  # a damaged hello is a fact about the connection
+        return HelloFacts(error=str(e))
+    return HelloFacts(sni=h.sni, alpn=h.alpn, ja3_md5=h.ja3_md5, ja4=h.ja4)

@@ -36,7 +36,7 @@ def run_replay(
 
 def findings(store: FindingStore, run_id: int) -> set[tuple[object, ...]]:
     """Every finding, without its flow id (the two formats name flows differently)."""
-    out = set()
+    out: set[tuple[object, ...]] = set()
     for s in store.query_findings(run_id=run_id, limit=10_000):
         f, d = s.finding, s.finding.destination
         out.add(
