@@ -115,7 +115,8 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
-def print_text(d: Diff, a: Any, b: Any, out: Any = sys.stdout) -> None:
+def print_text(d: Diff, a: Any, b: Any, out: Any = None) -> None:
+    out = out or sys.stdout
     for label, run in (("A", a), ("B", b)):
         geo = ", ".join(
             f"{g.get('name')} {g.get('build')}"
@@ -142,7 +143,8 @@ def print_text(d: Diff, a: Any, b: Any, out: Any = sys.stdout) -> None:
         print(f"~ {f.category.value} {f.field} (flow {f.flow_id}): {what}", file=out)
 
 
-def print_jsonl(d: Diff, out: Any = sys.stdout) -> None:
+def print_jsonl(d: Diff, out: Any = None) -> None:
+    out = out or sys.stdout
     for s in d.added:
         out.write(json.dumps({"change": "added", "b": _brief(s)}, ensure_ascii=False) + "\n")
     for s in d.removed:
