@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,36 +14,12 @@ import yaml
 
 from shekara.evidence import verify
 from shekara.evidence.store import FindingStore
-from shekara.proxy.cli import main
 from shekara.proxy.replay import sha256_file
 from tests.proxy import pcapgen
-from tests.proxy.test_pcap_replay import HOME, findings, shared_home  # noqa: F401
+from tests.proxy.inprocess import Ran
+from tests.proxy.test_pcap_replay import findings
 
 RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
-
-
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
-    """The shekara command, run in this process (a new interpreter per call costs seconds)."""
-
-    def run(args: list[str], **env: str) -> Ran:
-        monkeypatch.setenv("SHEKARA_HOME", str(HOME["path"]))
-        monkeypatch.delenv("SHEKARA_GEOIP", raising=False)
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        capsys.readouterr()
-        rc = main(args)
-        out, err = capsys.readouterr()
-        return Ran(rc, out, err)
-
-    return run
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,9 @@ from mitmproxy import connection, http, io
 from mitmproxy.connection import ConnectionState
 from mitmproxy.io import tnetstring
 
-from tests.proxy.test_pcap_replay import HOME, findings, run_replay, shared_home  # noqa: F401
+from tests.proxy.inprocess import Ran
+from tests.proxy.test_pcap_replay import findings, run_replay
 
-SHEKARA = str(Path(sys.executable).with_name("shekara"))
 VIN = "LSVAU218XN2183294"
 STARTED = "2026-11-20T08:15:30.250Z"
 
@@ -140,19 +138,16 @@ def test_har_gives_the_findings_of_the_mitm_capture(tmp_path: Path) -> None:
     assert {c for c, *_ in got} >= {"vin", "imei", "location", "phone"}
 
 
-def _cli(args: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHEKARA_HOME": str(HOME["path"])}
-    return subprocess.run([SHEKARA, *args], capture_output=True, text=True, env=env, timeout=120)
-
-
-def test_truncated_har_keeps_the_entries_before_the_cut(tmp_path: Path) -> None:
+def test_truncated_har_keeps_the_entries_before_the_cut(
+    cli: Callable[..., Ran], tmp_path: Path
+) -> None:
     text = write_har(tmp_path / "full.har").read_text()
     second = text.index('"startedDateTime"', text.index('"startedDateTime"') + 1)
     entry_start = text.rindex("{", 0, second)
     cut = tmp_path / "cut.har"
     cut.write_text(text[: entry_start + 200])
     db = tmp_path / "c.db"
-    proc = _cli(["replay", str(cut), "--format", "jsonl", "--db", f"sqlite:///{db}"])
+    proc = cli(["replay", str(cut), "--format", "jsonl", "--db", f"sqlite:///{db}"])
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"{cut}: damaged HAR file: read 1 entries, stopped at byte {entry_start}" in proc.stderr
@@ -177,17 +172,21 @@ def test_truncated_har_keeps_the_entries_before_the_cut(tmp_path: Path) -> None:
         (lambda d: d.pop("log"), 'no "log": {"entries": [...]} found'),
     ],
 )
-def test_invalid_entries_are_clear_errors(mutate: Any, message: str, tmp_path: Path) -> None:
+def test_invalid_entries_are_clear_errors(
+    cli: Callable[..., Ran], mutate: Any, message: str, tmp_path: Path
+) -> None:
     doc = har_document()
     mutate(doc)
     bad = write_har(tmp_path / "bad.har", doc)
-    proc = _cli(["replay", str(bad), "--db", f"sqlite:///{tmp_path / 'b.db'}"])
+    proc = cli(["replay", str(bad), "--db", f"sqlite:///{tmp_path / 'b.db'}"])
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "damaged HAR file" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_mitm_file_of_an_unreadable_version_says_so(tmp_path: Path) -> None:
+def test_mitm_file_of_an_unreadable_version_says_so(
+    cli: Callable[..., Ran], tmp_path: Path
+) -> None:
     """A flow file from a mitmproxy this one cannot read: a clear message, not 'damaged'."""
     src = write_mitm(tmp_path / "new.mitm")
     with src.open("rb") as fh:
@@ -197,7 +196,7 @@ def test_mitm_file_of_an_unreadable_version_says_so(tmp_path: Path) -> None:
     old = tmp_path / "old.mitm"
     with old.open("wb") as fh:
         tnetstring.dump(state, fh)
-    proc = _cli(["replay", str(old), "--db", f"sqlite:///{tmp_path / 'o.db'}"])
+    proc = cli(["replay", str(old), "--db", f"sqlite:///{tmp_path / 'o.db'}"])
     assert proc.returncode == 2, proc.stderr
     assert "a mitmproxy flow file this version cannot read" in proc.stderr
     assert "flow format version (0, 9)" in proc.stderr

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,17 +10,7 @@ import pytest
 from shekara.evidence.store import FindingStore
 from shekara.proxy import pipeline, replay
 from tests.proxy import pcapgen
-
-SHEKARA = str(Path(sys.executable).with_name("shekara"))
-
-
-# One hashing key for every replay here, so value hashes compare across runs.
-HOME: dict[str, Path] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def shared_home(tmp_path_factory: pytest.TempPathFactory) -> None:
-    HOME["path"] = tmp_path_factory.mktemp("home")
+from tests.proxy.inprocess import HOME, Ran
 
 
 def run_replay(
@@ -146,11 +134,6 @@ def test_missing_segment_is_noted_and_the_rest_still_read(tmp_path: Path) -> Non
     assert any(n[0].startswith("mqtt") or "unrecognised" in n[1] for n in notes(store, run_id))
 
 
-def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHEKARA_HOME": str(HOME["path"])}
-    return subprocess.run([SHEKARA, *args], capture_output=True, text=True, env=env, timeout=120)
-
-
 def _pcapng_block_offsets(path: Path) -> list[int]:
     data = path.read_bytes()
     offs, pos = [], 0
@@ -162,7 +145,7 @@ def _pcapng_block_offsets(path: Path) -> list[int]:
 
 @pytest.mark.parametrize("ng", [False, True], ids=["pcap", "pcapng"])
 def test_truncated_capture_names_the_offset_and_keeps_earlier_findings(
-    ng: bool, tmp_path: Path
+    cli: Callable[..., Ran], ng: bool, tmp_path: Path
 ) -> None:
     pkts = pcapgen.capture_packets(pcapgen.standard_conversations())
     full = pcapgen.write_pcap(tmp_path / ("full.pcapng" if ng else "full.pcap"), pkts, ng=ng)
@@ -175,7 +158,7 @@ def test_truncated_capture_names_the_offset_and_keeps_earlier_findings(
     damaged = tmp_path / ("cut.pcapng" if ng else "cut.pcap")
     damaged.write_bytes(full.read_bytes()[:cut])
     db = tmp_path / "d.db"
-    proc = _cli(["replay", str(damaged), "--format", "jsonl", "--db", f"sqlite:///{db}"], tmp_path)
+    proc = cli(["replay", str(damaged), "--format", "jsonl", "--db", f"sqlite:///{db}"])
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert (
@@ -200,24 +183,25 @@ def test_truncated_capture_names_the_offset_and_keeps_earlier_findings(
         b"\x0a\x0d\x0d\x0a" + b"\x00" * 40,
     ],
 )
-def test_damaged_header_is_a_clear_error(content: bytes, tmp_path: Path) -> None:
+def test_damaged_header_is_a_clear_error(
+    cli: Callable[..., Ran], content: bytes, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.pcap"
     bad.write_bytes(content)
-    proc = _cli(["replay", str(bad), "--db", f"sqlite:///{tmp_path / 'b.db'}"], tmp_path)
+    proc = cli(["replay", str(bad), "--db", f"sqlite:///{tmp_path / 'b.db'}"])
     assert proc.returncode == 2, proc.stderr
     assert f"{bad}: damaged capture: read 0 packets, stopped at byte 0" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_keylog_is_refused_with_an_explanation(tmp_path: Path) -> None:
+def test_keylog_is_refused_with_an_explanation(cli: Callable[..., Ran], tmp_path: Path) -> None:
     capture = pcapgen.write_pcap(
         tmp_path / "c.pcap", pcapgen.capture_packets(pcapgen.standard_conversations()[:1])
     )
     keys = tmp_path / "keys.log"
     keys.write_text("CLIENT_RANDOM 00 00\n")
-    proc = _cli(
-        ["replay", str(capture), "--keylog", str(keys), "--db", f"sqlite:///{tmp_path / 'k.db'}"],
-        tmp_path,
+    proc = cli(
+        ["replay", str(capture), "--keylog", str(keys), "--db", f"sqlite:///{tmp_path / 'k.db'}"]
     )
     assert proc.returncode == 1
     assert "not supported" in proc.stderr and "undetermined-content" in proc.stderr
