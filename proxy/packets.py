@@ -13,6 +13,7 @@ the byte offset where reading stopped; the packets before it were yielded.
 from __future__ import annotations
 
 import io
+import logging
 import socket
 import struct
 from collections.abc import Iterator
@@ -117,6 +118,9 @@ class PacketReader:
         from scapy.error import Scapy_Exception
         from scapy.utils import RawPcapNgReader, RawPcapReader
 
+        # Damage is reported once, with its offset, by this reader; scapy's own
+        # warnings about it would only repeat it without the offset.
+        logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
         self.path = path
         self.size = path.stat().st_size
         self.records = 0  # link-layer records read

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
@@ -188,7 +189,7 @@ class Converter:
     def _dns_packet(self, p: Packet) -> None:
         try:
             msg = dns.DNSMessage.unpack(p.payload, p.ts)
-        except (ValueError, IndexError, UnicodeDecodeError) as e:
+        except (struct.error, ValueError, IndexError, UnicodeError) as e:
             self.remark(
                 Remark(
                     self.flow_id("dns", (p.src, p.sport, p.dst, p.dport), p.ts),
