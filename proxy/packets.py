@@ -85,15 +85,18 @@ class _BoundedFile(io.RawIOBase):
     def __init__(self, fh: IO[bytes], size: int) -> None:
         self._fh = fh
         self._size = size
+        self._pos = fh.tell()  # kept here: asking the file costs a system call
 
     def read(self, n: int | None = -1) -> bytes:
-        left = self._size - self._fh.tell()
+        left = self._size - self._pos
         if n is None or n < 0 or n > left:
             n = max(left, 0)
-        return self._fh.read(n)
+        data = self._fh.read(n)
+        self._pos += len(data)
+        return data
 
     def tell(self) -> int:
-        return self._fh.tell()
+        return self._pos
 
     def readable(self) -> bool:
         return True
@@ -161,23 +164,25 @@ class PacketReader:
 
     def _pcap(self) -> Iterator[Packet]:
         reader = self._reader
+        # scapy bounds each pcap record read itself: the plain file is faster than the wrapper.
+        reader.f = self._fh
         linktype = reader.linktype
         scale = 1e-9 if reader.nano else 1e-6
         read = reader._read_packet
-        tell = self._file.tell
+        start = self.offset
         while True:
-            start = tell()
             try:
                 data, meta = read(0xFFFF)
             except EOFError:
-                if start < self.size:
+                if start != self.size:
                     raise CaptureDamaged(start, "cut or damaged record header") from None
                 return
-            if len(data) < min(meta.caplen, 0xFFFF):
+            end = start + 16 + meta.caplen
+            if len(data) < min(meta.caplen, 0xFFFF) or end > self.size:
                 raise CaptureDamaged(
                     start, f"record of {meta.caplen} bytes cut after {len(data)}"
                 ) from None
-            self.offset = tell()
+            self.offset = start = end
             self.records += 1
             p = parse_frame(linktype, data, meta.sec + meta.usec * scale)
             if p is None:

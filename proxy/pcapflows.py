@@ -475,6 +475,7 @@ class _Http(_Base):
         self.down_failed = False
         self.count = 0
         self.last_ts = conn.first_ts
+        self.endpoints: tuple[connection.Client, connection.Server] | None = None
 
     def data(self, from_client: bool, data: bytes, ts: float) -> None:
         self.last_ts = ts
@@ -640,11 +641,15 @@ class _Http(_Base):
         host = req.host_header or self.conv.name_of(self.sip) or self.sip
         host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
         if not req.host:
-            req.host = host
-            req.port = self.conn.server_port
-            req.scheme = "http"
-        f = http.HTTPFlow(*self.conv.conns(self.conn.key, self.conn.first_ts, host, None))
-        f.id = self.conv.flow_id("http", self.conn.key, self.conn.first_ts, self.count)
+            # Set on the data: the property setters would rewrite the Host header too.
+            req.data.host = host
+            req.data.port = self.conn.server_port
+            req.data.scheme = b"http"
+        if self.endpoints is None or self.endpoints[1].address[0] != host:
+            # One client and server connection for all the requests of the connection.
+            self.endpoints = self.conv.conns(self.conn.key, self.conn.first_ts, host, None)
+        f = http.HTTPFlow(*self.endpoints)
+        f.id = f"{self.id}-{self.count}" if self.count else self.id
         f.timestamp_created = req.timestamp_start
         self.count += 1
         f.request = req

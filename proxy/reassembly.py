@@ -106,6 +106,8 @@ class Reassembler:
         flags = p.flags
         if hit is not None:
             conn, from_client = hit
+            if not p.payload and not flags & (SYN | FIN | RST):
+                return  # a bare acknowledgement: nothing to deliver, nothing ends
             if flags & SYN and not flags & ACK and from_client and conn.up.base is not None:
                 if (p.seq + 1) & _M32 != conn.up.base:  # the 4-tuple reused by a new connection
                     self._close(conn, None)
