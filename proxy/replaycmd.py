@@ -65,7 +65,7 @@ def _progress_bar(path: Path, show: bool) -> tuple[Callable[[int], None] | None,
         unit_divisor=1024,
         desc=path.name,
         file=sys.stderr,
-        leave=False,
+        leave=True,
     )
 
     def update(offset: int) -> None:
@@ -208,7 +208,7 @@ def _run_jobs(
             unit_divisor=1024,
             desc=f"{len(paths)} captures",
             file=sys.stderr,
-            leave=False,
+            leave=True,
         )
     try:
         # Spawned, not forked: the parent holds database connections and a writer thread.

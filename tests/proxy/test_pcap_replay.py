@@ -205,3 +205,15 @@ def test_keylog_is_refused_with_an_explanation(cli: Callable[..., Ran], tmp_path
     )
     assert proc.returncode == 1
     assert "not supported" in proc.stderr and "undetermined-content" in proc.stderr
+
+
+def test_progress_bar_on_request(cli: Callable[..., Ran], tmp_path: Path) -> None:
+    capture = pcapgen.write_pcap(
+        tmp_path / "c.pcap", pcapgen.capture_packets(pcapgen.standard_conversations())
+    )
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    quiet = cli(["replay", str(capture), "--db", db])
+    assert quiet.returncode == 0 and "B/s" not in quiet.stderr  # not a terminal: no bar
+    shown = cli(["replay", str(capture), "--db", db, "--progress"])
+    assert shown.returncode == 0
+    assert "c.pcap" in shown.stderr and "B/s" in shown.stderr and "100%" in shown.stderr
