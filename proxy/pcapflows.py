@@ -49,6 +49,8 @@ BODY_LIMIT = 16 * 1024 * 1024
 SNIFF_BYTES = 8
 SERVER_FIRST_LIMIT = 16 * 1024
 CLIENT_HELLO_LIMIT = 64 * 1024
+#: Requests of one connection held while waiting for their responses.
+MAX_UNANSWERED = 32
 #: Names remembered from DNS answers, UDP flows and DNS queries open at once.
 MAX_NAMES = 200_000
 MAX_UDP_FLOWS = 20_000
@@ -104,7 +106,9 @@ class Converter:
 
     def flow_id(self, kind: str, key: tuple[bytes, int, bytes, int], ts: float, n: int = 0) -> str:
         c, cp, s, sp = key
-        return str(uuid.uuid5(NAMESPACE, f"{kind}|{c.hex()}:{cp}|{s.hex()}:{sp}|{ts!r}|{n}"))
+        # Whole microseconds: pcap and pcapng store the same instant as different floats.
+        us = round(ts * 1_000_000)
+        return str(uuid.uuid5(NAMESPACE, f"{kind}|{c.hex()}:{cp}|{s.hex()}:{sp}|{us}|{n}"))
 
     def name_of(self, ip: str) -> str | None:
         return self.names.get(ip)
@@ -154,8 +158,7 @@ class Converter:
             f.end()
         while self._dns:
             _, d = self._dns.popitem(last=False)
-            d.error = mflow.Error("no answer in the capture")
-            self._emit(d)
+            self._unanswered(d)
 
     def _emit(self, f: mflow.Flow) -> None:
         self.stats.flows += 1
@@ -211,11 +214,7 @@ class Converter:
             self._dns[key] = f
             self.trigger(DnsRequestHook(f))
             if len(self._dns) > MAX_DNS_PENDING:
-                _, old = self._dns.popitem(last=False)
-                old.error = mflow.Error("no answer in the capture")
-                self.stats.flows += 1
-                self.stats.dns += 1
-                self.trigger(DnsErrorHook(old))
+                self._unanswered(self._dns.popitem(last=False)[1])
             return
         self._learn_names(msg)
         pending = self._dns.pop((ip_text(p.dst), p.dport, msg.id), None)
@@ -234,6 +233,12 @@ class Converter:
         f.request, f.response = request, msg
         self.trigger(DnsRequestHook(f))
         self.trigger(DnsResponseHook(f))
+
+    def _unanswered(self, f: dns.DNSFlow) -> None:
+        f.error = mflow.Error("no answer in the capture")
+        self.stats.flows += 1
+        self.stats.dns += 1
+        self.trigger(DnsErrorHook(f))
 
     def _learn_names(self, msg: dns.DNSMessage) -> None:
         if not msg.questions:
@@ -476,6 +481,7 @@ class _Http(_Base):
         self.count = 0
         self.last_ts = conn.first_ts
         self.endpoints: tuple[connection.Client, connection.Server] | None = None
+        self.endpoints_host: str | None = None
 
     def data(self, from_client: bool, data: bytes, ts: float) -> None:
         self.last_ts = ts
@@ -573,6 +579,13 @@ class _Http(_Base):
                 self.waiting.append(req)
                 if self.down_failed:
                     self._emit(self.waiting.popleft(), None, "response missing from the capture")
+                elif len(self.waiting) > MAX_UNANSWERED:
+                    # A capture of one direction only, or a server far behind: the requests
+                    # are analysed without their answers rather than held.
+                    self._fail_down(
+                        f"{len(self.waiting)} requests without a response; "
+                        "the server's side is not read further"
+                    )
                 else:
                     self._responses(ts, closing=False)
         except (ValueError, IndexError) as e:
@@ -645,9 +658,10 @@ class _Http(_Base):
             req.data.host = host
             req.data.port = self.conn.server_port
             req.data.scheme = b"http"
-        if self.endpoints is None or self.endpoints[1].address[0] != host:
+        if self.endpoints is None or self.endpoints_host != host:
             # One client and server connection for all the requests of the connection.
             self.endpoints = self.conv.conns(self.conn.key, self.conn.first_ts, host, None)
+            self.endpoints_host = host
         f = http.HTTPFlow(*self.endpoints)
         f.id = f"{self.id}-{self.count}" if self.count else self.id
         f.timestamp_created = req.timestamp_start

@@ -217,3 +217,23 @@ def test_progress_bar_on_request(cli: Callable[..., Ran], tmp_path: Path) -> Non
     shown = cli(["replay", str(capture), "--db", db, "--progress"])
     assert shown.returncode == 0
     assert "c.pcap" in shown.stderr and "B/s" in shown.stderr and "100%" in shown.stderr
+
+
+def test_requests_without_responses_are_analysed_not_held(tmp_path: Path) -> None:
+    """A tap that saw one direction only: every request still counts, memory does not grow."""
+    one = pcapgen.http_conversation(
+        "tsp.example-cn-oem.cn",
+        "223.5.5.5",
+        "POST",
+        "/api/v1/telemetry?imei=356938035643809",
+        b'{"vin": "%s"}' % pcapgen.VIN.encode(),
+        "application/json",
+    )
+    one.up = one.up * 40
+    one.down = []
+    capture = pcapgen.write_pcap(tmp_path / "oneway.pcap", pcapgen.capture_packets([one]))
+    store, run_id, result = run_replay(capture, tmp_path)
+    assert result.error is None
+    flows = {s.finding.flow_id for s in store.query_findings(run_id=run_id, limit=1000)}
+    assert len(flows) == 40
+    assert any("requests without a response" in n[1] for n in notes(store, run_id))
