@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mitmproxy import connection, http, io, tcp
+from mitmproxy import connection, http, io, tcp, udp
 from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http.http1.assemble import assemble_request, assemble_response
 from scapy.layers.dns import DNS, DNSQR, DNSRR
@@ -49,6 +49,16 @@ def sample(name: str, index: int = 0) -> bytes:
     return bytes.fromhex(json.loads((DATA / f"{name}.json").read_text())["samples"][index]["hex"])
 
 
+def teltonika_datagram(imei: str = "356307042441013") -> bytes:
+    """A Teltonika AVL datagram (UDP) around the real Codec 8 record of the samples."""
+    samples = json.loads((DATA / "teltonika.json").read_text())["samples"]
+    [tcp_frame] = [
+        bytes.fromhex(x["hex_or_text"]) for x in samples if x["protocol"] == "Teltonika Codec 8"
+    ]
+    body = b"\xca\xfe\x01\x07" + len(imei).to_bytes(2, "big") + imei.encode() + tcp_frame[8:-4]
+    return len(body).to_bytes(2, "big") + body
+
+
 @dataclass
 class Conversation:
     host: str
@@ -56,7 +66,7 @@ class Conversation:
     port: int
     up: list[bytes]
     down: list[bytes] = field(default_factory=list)
-    kind: str = "tcp"  # tcp | http | tls
+    kind: str = "tcp"  # tcp | http | tls | udp
     # For HTTP: the mitmproxy messages the bytes were assembled from.
     requests: list[http.Request] = field(default_factory=list)
     responses: list[http.Response] = field(default_factory=list)
@@ -138,6 +148,14 @@ def standard_conversations() -> list[Conversation]:
         Conversation("gb.example-cn-oem.cn", "114.114.114.114", 32960, [sample("gbt32960")]),
         Conversation(
             "jt.example-tracker.ru", "77.88.8.8", 7611, [sample("jt808")], retransmit=True
+        ),
+        Conversation(
+            "avl.example-tracker.ru",
+            "77.88.8.10",
+            5027,
+            [teltonika_datagram(), teltonika_datagram()],
+            [b"\x00\x05\xca\xfe\x01\x07\x02"],
+            kind="udp",
         ),
         Conversation(
             "push.example-cn-oem.cn",
@@ -223,6 +241,30 @@ class _Tcp:
         return out
 
 
+def _udp_packets(c: Conversation, v6: bool) -> list[Packet]:
+    server = "64:ff9b::" + c.ip if v6 else c.ip
+    device = DEVICE6 if v6 else DEVICE
+    l3 = IPv6 if v6 else IP
+    eth = Ether(src=DEV_MAC, dst=GW_MAC)
+    out = []
+    for i in range(max(len(c.up), len(c.down))):
+        if i < len(c.up):
+            out.append(
+                eth
+                / l3(src=device, dst=server)
+                / UDP(sport=c.client_port, dport=c.port)
+                / Raw(c.up[i])
+            )
+        if i < len(c.down):
+            out.append(
+                eth
+                / l3(src=server, dst=device)
+                / UDP(sport=c.port, dport=c.client_port)
+                / Raw(c.down[i])
+            )
+    return out
+
+
 def dns_exchange(name: str, ip: str, qid: int, v6: bool = False) -> list[Packet]:
     """A query and its answer: A over IPv4, AAAA (NAT64 address) over IPv6."""
     if v6:
@@ -254,7 +296,10 @@ def capture_packets(
         c.client_port = c.client_port or 40000 + n
         if c.resolve:
             out += dns_exchange(c.host, c.ip, n + 1, v6)
-        out += _Tcp(c, c.client_port, v6, rng).packets()
+        if c.kind == "udp":
+            out += _udp_packets(c, v6)
+        else:
+            out += _Tcp(c, c.client_port, v6, rng).packets()
     for i, p in enumerate(out):
         p.time = T0 + i * 0.001
     return out
@@ -270,7 +315,7 @@ def write_pcap(path: Path, pkts: Sequence[Packet], ng: bool = False) -> Path:
 
 def write_mitm(path: Path, conversations: Sequence[Conversation]) -> Path:
     """The flows a proxy would have recorded for the same conversations (TLS: none readable)."""
-    flows: list[http.HTTPFlow | tcp.TCPFlow] = []
+    flows: list[http.HTTPFlow | tcp.TCPFlow | udp.UDPFlow] = []
     for n, c in enumerate(conversations):
         if c.kind == "tls":
             continue
@@ -284,7 +329,13 @@ def write_mitm(path: Path, conversations: Sequence[Conversation]) -> Path:
         server = connection.Server(
             address=(c.host, c.port), peername=(c.ip, c.port), state=ConnectionState.CLOSED
         )
-        if c.kind == "http":
+        if c.kind == "udp":
+            u_flow = udp.UDPFlow(client, server)
+            u_flow.messages = [udp.UDPMessage(True, m, t) for m in c.up] + [
+                udp.UDPMessage(False, m, t) for m in c.down
+            ]
+            flows.append(u_flow)
+        elif c.kind == "http":
             for req, resp in zip(c.requests, c.responses, strict=True):
                 f = http.HTTPFlow(client, server)
                 f.request, f.response = req.copy(), resp.copy()

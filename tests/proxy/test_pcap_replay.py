@@ -82,12 +82,13 @@ def test_packet_capture_gives_the_findings_of_the_mitm_capture(
         assert {(c, f, h) for c, f, h, *_ in got} == {(c, f, h) for c, f, h, *_ in mitm_findings}
         return
     assert got == mitm_findings
-    # Each protocol contributed: HTTP split and reordered, MQTT, GB/T 32960, JT/T 808.
+    # Each protocol contributed: HTTP split and reordered, MQTT, GB/T 32960, JT/T 808, Teltonika.
     fields = {str(f) for _, f, *_ in got}
     assert "request.body:$.vin" in fields and "request.query:imei" in fields
     assert any(f.startswith("mqtt.publish[") for f in fields)
     assert any(f.startswith("gbt32960.") for f in fields)
     assert any(f.startswith("jt808.") for f in fields)
+    assert any(f.startswith("teltonika.") for f in fields)  # over UDP
     # The TLS connection is an undetermined-content transfer with its server name and sizes.
     [tls] = [n for n in notes(store, run_id) if n[0] == "tls"]
     assert "SNI push.example-cn-oem.cn" in tls[1] and "387 bytes sent and 903 received" in tls[1]
