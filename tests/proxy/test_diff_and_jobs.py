@@ -147,6 +147,7 @@ def test_jobs_read_many_captures_into_one_run(cli: Callable[..., Ran], tmp_path:
     assert findings(store, 1) == expected and expected
 
 
+@pytest.mark.slow  # worker processes are spawned: ~10 s
 def test_jobs_keep_going_past_a_damaged_capture(cli: Callable[..., Ran], tmp_path: Path) -> None:
     good = pcapgen.write_pcap(
         tmp_path / "good.pcap", pcapgen.capture_packets(pcapgen.standard_conversations()[:2])
