@@ -62,6 +62,26 @@ Trigger = Callable[[Any], None]
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptedTransfer:
+    """A connection whose content cannot be read: how much went where, and who sent it.
+
+    The fields of a connection record of undetermined content (sizes, SNI,
+    ALPN, JA3/JA4), so the run can account for the bytes it could not read.
+    """
+
+    client_ip: str
+    started_at: float
+    ended_at: float
+    bytes_up: int
+    bytes_down: int
+    sni: str | None
+    alpn: tuple[str, ...]
+    ja3: str | None
+    ja3_md5: str | None
+    ja4: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Remark:
     """Something about a flow that the capture, not a decoder, tells: cut, missing, encrypted."""
 
@@ -73,6 +93,7 @@ class Remark:
     port: int
     sni: str | None
     ts: float
+    transfer: EncryptedTransfer | None = None
 
 
 @dataclass
@@ -340,8 +361,14 @@ class _Base:
         self.sip = ip_text(conn.server)
 
     def remark(
-        self, source: str, reason: str, ts: float, host: str | None = None, sni=None
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        source: str,
+        reason: str,
+        ts: float,
+        host: str | None = None,
+        sni: str | None = None,
+        transfer: EncryptedTransfer | None = None,
+    ) -> None:
         self.conv.remark(
             Remark(
                 self.id,
@@ -352,6 +379,7 @@ class _Base:
                 self.conn.server_port,
                 sni,
                 ts,
+                transfer,
             )
         )
 
@@ -452,6 +480,18 @@ class _Tls(_Base):
         self.conv.stats.flows += 1
         self.conv.stats.tls += 1
         facts = tlsfacts.describe(bytes(self.hello))
+        transfer = EncryptedTransfer(
+            client_ip=ip_text(self.conn.client),
+            started_at=self.conn.first_ts,
+            ended_at=self.last_ts,
+            bytes_up=self.sent,
+            bytes_down=self.received,
+            sni=facts.sni,
+            alpn=facts.alpn,
+            ja3=facts.ja3,
+            ja3_md5=facts.ja3_md5,
+            ja4=facts.ja4,
+        )
         self.remark(
             "tls",
             f"undetermined content: encrypted transfer of {self.sent} bytes sent and "
@@ -459,6 +499,7 @@ class _Tls(_Base):
             self.conn.first_ts,
             host=facts.sni,
             sni=facts.sni,
+            transfer=transfer,
         )
         self.hello.clear()
         self.noted_cut(cut, self.last_ts)

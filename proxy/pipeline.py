@@ -45,7 +45,11 @@ class Context:
     raw_evidence: Path | None = None
 
     def remark(self, r: Remark) -> None:
-        """Record what the capture itself tells about a flow (a hole, a cut, encryption)."""
+        """Record what the capture itself tells about a flow (a hole, a cut, encryption).
+
+        An encrypted transfer (``r.transfer``) is kept as a note naming its server,
+        sizes and fingerprints until the store keeps connection records of its own.
+        """
         dest = self.locator.locate(r.host, r.ip, r.port, r.sni)
         self.writer.submit(self.run_id, [], [Note(r.flow_id, r.source, r.reason, dest, r.ts)])
 

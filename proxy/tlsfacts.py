@@ -16,6 +16,7 @@ from shekara.audit.tlshello import TlsHelloError, parse_client_hello
 class HelloFacts:
     sni: str | None = None
     alpn: tuple[str, ...] = ()
+    ja3: str | None = None
     ja3_md5: str | None = None
     ja4: str | None = None
     error: str | None = None
@@ -63,4 +64,4 @@ def describe(raw: bytes) -> HelloFacts:
         h = parse_client_hello(raw[:end])
     except TlsHelloError as e:  # a damaged hello is a fact about the connection
         return HelloFacts(error=str(e))
-    return HelloFacts(sni=h.sni, alpn=h.alpn, ja3_md5=h.ja3_md5, ja4=h.ja4)
+    return HelloFacts(sni=h.sni, alpn=h.alpn, ja3=h.ja3, ja3_md5=h.ja3_md5, ja4=h.ja4)

@@ -238,3 +238,26 @@ def test_requests_without_responses_are_analysed_not_held(tmp_path: Path) -> Non
     flows = {s.finding.flow_id for s in store.query_findings(run_id=run_id, limit=1000)}
     assert len(flows) == 40
     assert any("requests without a response" in n[1] for n in notes(store, run_id))
+
+
+def test_encrypted_transfer_carries_sizes_and_fingerprints(tmp_path: Path) -> None:
+    from shekara.audit.tlshello import parse_client_hello
+    from shekara.proxy.packets import PacketReader
+    from shekara.proxy.pcapflows import Converter, Remark
+
+    [tls] = [c for c in pcapgen.standard_conversations() if c.kind == "tls"]
+    capture = pcapgen.write_pcap(tmp_path / "tls.pcap", pcapgen.capture_packets([tls]))
+    remarks: list[Remark] = []
+    conv = Converter(lambda _event: None, remarks.append)
+    with PacketReader(capture) as reader:
+        for p in reader:
+            conv.packet(p)
+    conv.close()
+    [r] = [r for r in remarks if r.transfer is not None]
+    t = r.transfer
+    assert t is not None
+    hello = parse_client_hello(pcapgen.client_hello("push.example-cn-oem.cn"))
+    assert (t.bytes_up, t.bytes_down) == (len(tls.up[0]), len(tls.down[0]))
+    assert (t.sni, t.ja3, t.ja3_md5, t.ja4) == (hello.sni, hello.ja3, hello.ja3_md5, hello.ja4)
+    assert (r.ip, r.port, r.host, t.client_ip) == ("223.5.5.5", 443, hello.sni, pcapgen.DEVICE)
+    assert hello.ja4 in r.reason and hello.ja3_md5 in r.reason
