@@ -261,3 +261,23 @@ def test_encrypted_transfer_carries_sizes_and_fingerprints(tmp_path: Path) -> No
     assert (t.sni, t.ja3, t.ja3_md5, t.ja4) == (hello.sni, hello.ja3, hello.ja3_md5, hello.ja4)
     assert (r.ip, r.port, r.host, t.client_ip) == ("223.5.5.5", 443, hello.sni, pcapgen.DEVICE)
     assert hello.ja4 in r.reason and hello.ja3_md5 in r.reason
+
+
+def test_a_replay_is_a_run_with_its_provenance(cli: Callable[..., Ran], tmp_path: Path) -> None:
+    from shekara import __version__
+
+    capture = pcapgen.write_pcap(
+        tmp_path / "c.pcapng", pcapgen.capture_packets(pcapgen.standard_conversations()), ng=True
+    )
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    assert cli(["replay", str(capture), "--db", db]).returncode == 0
+    run = FindingStore(db).get_run(1)
+    assert run is not None and run.kind == "replay" and run.status == "completed"
+    assert run.capture == str(capture) and run.capture_sha256 == replay.sha256_file(capture)
+    assert run.ruleset_name == "kz-94v" and (run.ruleset_version or "").startswith("2026.11.1+")
+    assert run.tool_version == __version__
+    assert any(g["build"] == "2019-12-24" for g in run.geo_sources)
+    [entry] = run.captures
+    assert entry["format"] == "pcapng" and entry["sha256"] == run.capture_sha256
+    assert entry["packets"] == len(pcapgen.capture_packets(pcapgen.standard_conversations()))
+    assert entry["flows"] == run.flows_read and entry["error"] is None
