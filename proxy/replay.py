@@ -143,7 +143,11 @@ def _replay_packets(
             fmt = reader.format or fmt
             try:
                 for count, p in enumerate(reader, 1):
-                    conv.packet(p)
+                    try:
+                        conv.packet(p)
+                    except Exception as e:  # a bug must cost one packet, not the capture
+                        log.exception("packet %d of %s could not be processed", count, path)
+                        remark(_packet_failure(p, count, e))
                     if progress is not None and not count & 0x3FF:
                         progress(reader.offset)
             except packets.CaptureDamaged as e:
@@ -154,17 +158,31 @@ def _replay_packets(
             if progress is not None:
                 progress(reader.offset)
             records = reader.records
+            skipped = reader.skipped
     except packets.CaptureDamaged as e:
         error = f"{path}: damaged capture: read 0 packets, stopped at byte {e.offset}: {e.reason}"
-        records = 0
+        records = skipped = 0
     except OSError as e:
         error = f"{path}: cannot read: {e}"
-        records = 0
+        records = skipped = 0
     conv.close()  # what was read is analysed, even when the file ends in damage
-    return ReplayResult(conv.stats.flows, error, fmt, records, _describe(conv.stats))
+    return ReplayResult(conv.stats.flows, error, fmt, records, _describe(conv.stats, skipped))
 
 
-def _describe(stats: Stats) -> str:
+def _packet_failure(p: packets.Packet, n: int, e: Exception) -> Remark:
+    return Remark(
+        f"packet-{n}",
+        "capture",
+        f"packet {n} could not be processed: {type(e).__name__}: {e}",
+        None,
+        packets.ip_text(p.dst),
+        p.dport,
+        None,
+        p.ts,
+    )
+
+
+def _describe(stats: Stats, skipped: int = 0) -> str:
     parts = [
         f"{getattr(stats, k)} {k}"
         for k in ("http", "tcp", "tls", "udp", "dns")
@@ -174,6 +192,8 @@ def _describe(stats: Stats) -> str:
         parts.append(f"{stats.gaps} holes in TCP streams")
     if stats.cut:
         parts.append(f"{stats.cut} connections cut to bound memory")
+    if skipped:
+        parts.append(f"{skipped} packets neither TCP nor UDP (ARP, ICMP, IP fragments) skipped")
     return ", ".join(parts)
 
 
