@@ -1,7 +1,8 @@
 """Packets per second of pcap replay next to dpkt on the same file, and peak memory 1x vs Nx.
 
 Usage:
-    python bench/pcap_throughput.py [--packets 1000000] [--scale 4] [--repeat 3] [--full] [--keep DIR]
+    python bench/pcap_throughput.py [--packets 1000000] [--scale 4] [--repeat 3] [--full]
+                                     [--keep DIR]
 
 Writes a synthetic pcap (DNS lookups, then TCP connections carrying MQTT,
 HTTP, JT/T 808 and opaque binary, with handshakes and teardowns) of
