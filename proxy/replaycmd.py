@@ -148,6 +148,17 @@ def run(args: argparse.Namespace, sinks: Sequence[Sink], print_table: Callable[.
     return status
 
 
+def _jsonl_lines(findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+    """One write per finding: lines of workers sharing standard output never interleave."""
+    import json
+    import os
+
+    from shekara.proxy.cli import finding_json
+
+    for f in findings:
+        os.write(1, (json.dumps(finding_json(f), ensure_ascii=False) + "\n").encode())
+
+
 def _worker(job: dict[str, Any]) -> dict[str, Any]:
     """One capture read into a run another process owns."""
     from shekara.proxy import pipeline, replay
@@ -155,9 +166,7 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
     path = Path(job["path"])
     sinks: list[Sink] = []
     if job["jsonl"]:
-        from shekara.proxy.cli import _jsonl_sink
-
-        sinks.append(_jsonl_sink)
+        sinks.append(_jsonl_lines)
     ctx = pipeline.build(
         job["db"],
         "replay",

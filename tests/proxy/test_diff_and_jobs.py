@@ -16,7 +16,7 @@ from shekara.evidence import verify
 from shekara.evidence.store import FindingStore
 from shekara.proxy.replay import sha256_file
 from tests.proxy import pcapgen
-from tests.proxy.inprocess import Ran
+from tests.proxy.inprocess import HOME, Ran
 from tests.proxy.test_pcap_replay import findings
 
 RULESETS = Path(__file__).resolve().parents[2] / "rulesets"
@@ -161,3 +161,42 @@ def test_jobs_keep_going_past_a_damaged_capture(cli: Callable[..., Ran], tmp_pat
     run = FindingStore(db).get_run(1)
     assert run is not None and run.status == "failed"
     assert FindingStore(db).count(run_id=1) > 0
+
+
+@pytest.mark.slow  # a separate interpreter spawning workers: ~15 s
+def test_jobs_jsonl_lines_stay_whole(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    convs = pcapgen.standard_conversations()
+    parts = [
+        pcapgen.write_pcap(tmp_path / f"p{i}.pcap", pcapgen.capture_packets(convs[i::2], seed=i))
+        for i in range(2)
+    ]
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("shekara")),
+            "replay",
+            *map(str, parts),
+            "--jobs",
+            "2",
+            "--format",
+            "jsonl",
+            "--db",
+            db,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SHEKARA_HOME": str(HOME["path"])},
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    got = {(r["flow_id"], r["field"], r["category"]) for r in rows}
+    stored = {
+        (s.finding.flow_id, s.finding.field, s.finding.category.value)
+        for s in FindingStore(db).query_findings(run_id=1, limit=1000)
+    }
+    assert got == stored and stored
