@@ -44,3 +44,6 @@ class Detection:
 
     def tcp_message(self, f: mflow.Flow) -> None:
         self._detect(f)
+
+    def udp_message(self, f: mflow.Flow) -> None:
+        self._detect(f)

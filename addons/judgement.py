@@ -35,3 +35,6 @@ class Judgement:
 
     def tcp_message(self, f: mflow.Flow) -> None:
         self._judge(f)
+
+    def udp_message(self, f: mflow.Flow) -> None:
+        self._judge(f)

@@ -50,6 +50,7 @@ class RunRecord:
     flows_read: int
     status: str
     error: str | None
+    captures: Any = None
 
 
 class SummaryRow(NamedTuple):
@@ -202,4 +203,5 @@ def row_to_run(row: Mapping[Any, Any]) -> RunRecord:
         flows_read=row["flows_read"],
         status=row["status"],
         error=row["error"],
+        captures=row.get("captures"),
     )

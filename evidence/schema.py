@@ -96,6 +96,9 @@ runs = Table(
     Column("vehicle_id", _Id, ForeignKey("vehicles.id", ondelete="SET NULL")),
     Column("firmware", String(100)),
     Column("scenario", Text),
+    # A replay's input files, one entry each: path, sha256, format, flows, packets, error
+    # (``capture``/``capture_sha256`` name the whole input: one file, or the list's digest).
+    Column("captures", JSON),
     CheckConstraint(_in("kind", RUN_KINDS), name="kind"),
     Index(None, "vehicle_id"),
     CheckConstraint(_in("status", RUN_STATUSES), name="status"),

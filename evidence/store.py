@@ -266,6 +266,20 @@ class FindingStore:
                 values["signature"] = chain.sign(key, statement)
             conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
 
+    def record_captures(
+        self, run_id: int, captures: list[dict[str, Any]], capture_sha256: str | None = None
+    ) -> None:
+        """What a replay read: one entry per input file (path, sha256, format, counts, error).
+
+        ``capture_sha256`` names the whole input when it is known only now (many
+        files read in parallel); it is signed with the run when the run is closed.
+        """
+        values: dict[str, Any] = {"captures": captures}
+        if capture_sha256 is not None:
+            values["capture_sha256"] = capture_sha256
+        with self.engine.begin() as conn:
+            conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
+
     def get_run(self, run_id: int) -> RunRecord | None:
         """The run with this id, or None."""
         with self.engine.connect() as conn:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
-from shekara.proxy import apikeycmd, dbcmd, reportcmd, retentioncmd, verifycmd
+from shekara.proxy import apikeycmd, dbcmd, diffcmd, replaycmd, reportcmd, retentioncmd, verifycmd
 from shekara.proxy.keys import shekara_home
 
 log = logging.getLogger("shekara")
@@ -91,43 +91,11 @@ def _check_proto(args: argparse.Namespace) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from shekara.proxy import pipeline, replay
+    from shekara.proxy import replaycmd
 
     _check_proto(args)
-    status = EXIT_OK
     sinks = [_jsonl_sink] if args.format == "jsonl" else []
-    for capture in args.captures:
-        path = Path(capture)
-        if not path.is_file():
-            print(f"shekara: {path}: no such capture file", file=sys.stderr)
-            status = EXIT_ERROR
-            continue
-        ctx = pipeline.build(
-            args.db,
-            "replay",
-            ruleset_path=args.ruleset,
-            geoip=args.geoip,
-            capture=str(path),
-            capture_sha256=replay.sha256_file(path),
-            sinks=sinks,
-        )
-        result = replay.replay(
-            path, ctx.addons, {"shekara_proto": args.proto} if args.proto else None
-        )
-        ctx.close(result.flows, "failed" if result.error else "completed", result.error)
-        summary = ctx.store.summary(ctx.run_id)
-        total = sum(n for *_, n in summary)
-        print(
-            f"{path}: {result.flows} flows, run {ctx.run_id}, "
-            f"{total} cross-border transfers observed",
-            file=sys.stderr,
-        )
-        if args.format == "table":
-            print_table(summary)
-        if result.error:
-            print(f"shekara: {result.error}; findings before it were kept", file=sys.stderr)
-            status = EXIT_DAMAGED
-    return status
+    return replaycmd.run(args, sinks, print_table)
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
@@ -261,10 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="protobuf schema (file or folder) for decoding protobuf bodies with field names",
         )
 
-    r = sub.add_parser("replay", help="analyse saved mitmproxy captures")
-    r.add_argument("captures", nargs="+", metavar="CAPTURE.mitm")
+    r = sub.add_parser("replay", help="analyse saved captures: mitmproxy flows, pcap/pcapng, HAR")
+    r.add_argument("captures", nargs="+", metavar="CAPTURE")
     common(r)
     r.add_argument("--format", choices=("table", "jsonl"), default="table")
+    replaycmd.add_arguments(r)
     r.set_defaults(func=cmd_replay)
 
     x = sub.add_parser("proxy", help="run the auditing proxy (regular mode)")
@@ -318,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     verifycmd.register(sub, default_db_url)
     reportcmd.register(sub, default_db_url)
     apikeycmd.register(sub, default_db_url)
+    diffcmd.register(sub, default_db_url)
     return p
 
 

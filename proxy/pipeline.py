@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from shekara import __version__
 from shekara.addons import Sink, pipeline
+from shekara.audit.model import Note
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
 from shekara.evidence import raw, schema
@@ -22,6 +23,7 @@ from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
 from shekara.evidence.writer import SpooledWriter, StoreWriter, is_transient
 from shekara.geo.locate import Locator
 from shekara.proxy.keys import hashing_key, station_key
+from shekara.proxy.pcapflows import Remark
 from shekara.rulesets.loader import Ruleset, load_ruleset
 
 if TYPE_CHECKING:
@@ -48,6 +50,15 @@ class Context:
 
     # Opens runs that started while the store was unreachable (live proxy only).
     pending: PendingRuns | None = None
+
+    def remark(self, r: Remark) -> None:
+        """Record what the capture itself tells about a flow (a hole, a cut, encryption).
+
+        An encrypted transfer (``r.transfer``) is kept as a note naming its server,
+        sizes and fingerprints until the store keeps connection records of its own.
+        """
+        dest = self.locator.locate(r.host, r.ip, r.port, r.sni)
+        self.writer.submit(self.run_id, [], [Note(r.flow_id, r.source, r.reason, dest, r.ts)])
 
     def keep_flows(self, folder: Path) -> Path:
         """Create this run's private capture file and record where it is."""
@@ -77,6 +88,13 @@ class Context:
         if self.raw_evidence is None or not self.raw_evidence.exists():
             return None
         return raw.sha256_file(self.raw_evidence)
+
+    def release(self) -> bool:
+        """Store what is queued and let go, leaving the run open for its owner to close."""
+        try:
+            return self.writer.close()
+        finally:
+            self.locator.close()
 
     def close(self, flows_read: int, status: str, error: str | None = None) -> None:
         stored_all = False
@@ -171,12 +189,15 @@ def build(
     spool_dir: Path | None = None,
     spool_max_bytes: int = DEFAULT_MAX_BYTES,
     status_path: Path | None = None,
+    run_id: int | None = None,
 ) -> Context:
     """The addons and their collaborators for one run.
 
     With ``spool_dir`` (the live proxy) findings are acknowledged once fsynced
     in the spool and drained into the store from there; records left by an
     earlier process are delivered first, into the runs they belong to.
+    With ``run_id`` the context joins a run another process opened (a worker of
+    ``replay --jobs``): it writes findings into it and leaves closing it to its owner.
     """
     ruleset = load_ruleset(ruleset_path)
     locator = Locator.from_paths(geoip)
@@ -200,11 +221,13 @@ def build(
         # Named without its password, which may change while the database stays the same.
         target = store.url.render_as_string(hide_password=True)
         spool_runs = SpoolRuns(spool, target) if spool is not None else None
+        joining = run_id is not None
         try:
             store.create_schema()
-            run_id = store.start_run(**facts)
+            if run_id is None:
+                run_id = store.start_run(**facts)
         except Exception as exc:
-            if spool_runs is None or not is_transient(exc):
+            if spool_runs is None or joining or not is_transient(exc):
                 raise
             # The device's traffic must flow now; the run is opened when the store answers.
             run_id = spool_runs.provisional(facts)
@@ -216,7 +239,7 @@ def build(
                 spool_dir,
             )
         else:
-            if spool_runs is not None:
+            if spool_runs is not None and not joining:
                 spool_runs.opened(run_id)
     except BaseException:
         if spool is not None:

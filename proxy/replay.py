@@ -1,9 +1,11 @@
-"""Replays a saved mitmproxy capture through the same addons the live proxy runs.
+"""Replays a saved capture through the same addons the live proxy runs.
 
-The flows go through mitmproxy's own AddonManager, event by event as
-``eventsequence`` yields them, but without the proxy's network machinery: a
-stored flow needs analysing, not proxying. A damaged file stops the replay
-with the position reached; findings from the flows before it are kept.
+Formats: mitmproxy flow files (``.mitm``), pcap and pcapng packet captures
+(rebuilt into flows by ``pcapflows``) and HTTP Archives (``har``). The flows
+go through mitmproxy's own AddonManager, event by event, but without the
+proxy's network machinery: a stored flow needs analysing, not proxying. A
+damaged file stops the replay with the byte offset reached; findings from the
+flows before it are kept.
 """
 
 from __future__ import annotations
@@ -11,12 +13,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mitmproxy import eventsequence, exceptions, io, master, options
 
+from shekara.proxy import har, packets
+from shekara.proxy.pcapflows import Converter, Remark, Stats
+
 log = logging.getLogger(__name__)
+
+FORMATS = ("mitm", "pcap", "pcapng", "har")
+
+#: Called with the byte offset reached, now and then, for a progress display.
+Progress = Callable[[int], None]
+RemarkSink = Callable[[Remark], None]
 
 
 class CaptureError(Exception):
@@ -27,6 +39,9 @@ class CaptureError(Exception):
 class ReplayResult:
     flows: int
     error: str | None = None
+    format: str = "mitm"
+    packets: int = 0
+    detail: str = ""
 
 
 def sha256_file(path: Path) -> str:
@@ -37,11 +52,49 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-async def _replay(path: Path, addons: list[object], opts: dict[str, object]) -> ReplayResult:
+def detect_format(path: Path) -> str:
+    """The capture's format, from its first bytes (the name's suffix may lie)."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    fmt = packets.capture_format(head)
+    if fmt is not None:
+        return fmt
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return "har"
+    return "mitm"
+
+
+def _ignore_remark(_r: Remark) -> None:
+    pass
+
+
+async def _replay(
+    path: Path,
+    addons: list[object],
+    opts: dict[str, object],
+    remark: RemarkSink,
+    progress: Progress | None,
+) -> ReplayResult:
     m = master.Master(options.Options(), with_termlog=False)
     m.addons.add(*addons)
     if opts:
         m.options.update(**opts)
+    try:
+        fmt = detect_format(path)
+    except OSError as e:
+        m.addons.trigger(_done_hook())
+        return ReplayResult(0, f"{path}: cannot read: {e}")
+    if fmt in ("pcap", "pcapng"):
+        result = _replay_packets(path, m, remark, progress)
+    elif fmt == "har":
+        result = _replay_har(path, m, progress)
+    else:
+        result = _replay_mitm(path, m, progress)
+    m.addons.trigger(_done_hook())
+    return result
+
+
+def _replay_mitm(path: Path, m: master.Master, progress: Progress | None) -> ReplayResult:
     flows = 0
     offset = 0
     error: str | None = None
@@ -62,12 +115,103 @@ async def _replay(path: Path, addons: list[object], opts: dict[str, object]) -> 
                 for event in eventsequence.iterate(f):
                     m.addons.trigger(event)
                 flows += 1
+                if progress is not None:
+                    progress(fh.tell())
     except exceptions.FlowReadException as e:
-        error = f"{path}: damaged capture: read {flows} flows, stopped at byte {offset}: {e}"
+        if "flow format version" in str(e):
+            error = (
+                f"{path}: a mitmproxy flow file this version cannot read ({e}); "
+                f"read {flows} flows, stopped at byte {offset}. Open and save it again "
+                "with a mitmproxy release that reads it"
+            )
+        else:
+            error = f"{path}: damaged capture: read {flows} flows, stopped at byte {offset}: {e}"
     except OSError as e:
         error = f"{path}: cannot read: {e}"
-    m.addons.trigger(_done_hook())
-    return ReplayResult(flows, error)
+    return ReplayResult(flows, error, "mitm")
+
+
+def _replay_packets(
+    path: Path, m: master.Master, remark: RemarkSink, progress: Progress | None
+) -> ReplayResult:
+    conv = Converter(m.addons.trigger, remark)
+    error: str | None = None
+    count = 0
+    fmt = "pcap"
+    try:
+        with packets.PacketReader(path) as reader:
+            fmt = reader.format or fmt
+            try:
+                for count, p in enumerate(reader, 1):
+                    try:
+                        conv.packet(p)
+                    except Exception as e:  # a bug must cost one packet, not the capture
+                        log.exception("packet %d of %s could not be processed", count, path)
+                        remark(_packet_failure(p, count, e))
+                    if progress is not None and not count & 0x3FF:
+                        progress(reader.offset)
+            except packets.CaptureDamaged as e:
+                error = (
+                    f"{path}: damaged capture: read {reader.records} packets, "
+                    f"stopped at byte {e.offset}: {e.reason}"
+                )
+            if progress is not None:
+                progress(reader.offset)
+            records = reader.records
+            skipped = reader.skipped
+    except packets.CaptureDamaged as e:
+        error = f"{path}: damaged capture: read 0 packets, stopped at byte {e.offset}: {e.reason}"
+        records = skipped = 0
+    except OSError as e:
+        error = f"{path}: cannot read: {e}"
+        records = skipped = 0
+    conv.close()  # what was read is analysed, even when the file ends in damage
+    return ReplayResult(conv.stats.flows, error, fmt, records, _describe(conv.stats, skipped))
+
+
+def _packet_failure(p: packets.Packet, n: int, e: Exception) -> Remark:
+    return Remark(
+        f"packet-{n}",
+        "capture",
+        f"packet {n} could not be processed: {type(e).__name__}: {e}",
+        None,
+        packets.ip_text(p.dst),
+        p.dport,
+        None,
+        p.ts,
+    )
+
+
+def _describe(stats: Stats, skipped: int = 0) -> str:
+    parts = [
+        f"{getattr(stats, k)} {k}"
+        for k in ("http", "tcp", "tls", "udp", "dns")
+        if getattr(stats, k)
+    ]
+    if stats.gaps:
+        parts.append(f"{stats.gaps} holes in TCP streams")
+    if stats.cut:
+        parts.append(f"{stats.cut} connections cut to bound memory")
+    if skipped:
+        parts.append(f"{skipped} packets neither TCP nor UDP (ARP, ICMP, IP fragments) skipped")
+    return ", ".join(parts)
+
+
+def _replay_har(path: Path, m: master.Master, progress: Progress | None) -> ReplayResult:
+    flows = 0
+    error: str | None = None
+    try:
+        for f, offset in har.read_flows(path):
+            for event in eventsequence.iterate(f):
+                m.addons.trigger(event)
+            flows += 1
+            if progress is not None:
+                progress(offset)
+    except har.HarError as e:
+        error = f"{path}: damaged HAR file: read {flows} entries, stopped at byte {e.offset}: {e}"
+    except OSError as e:
+        error = f"{path}: cannot read: {e}"
+    return ReplayResult(flows, error, "har")
 
 
 def _done_hook():  # type: ignore[no-untyped-def]
@@ -76,5 +220,11 @@ def _done_hook():  # type: ignore[no-untyped-def]
     return DoneHook()
 
 
-def replay(path: Path, addons: list[object], opts: dict[str, object] | None = None) -> ReplayResult:
-    return asyncio.run(_replay(path, addons, opts or {}))
+def replay(
+    path: Path,
+    addons: list[object],
+    opts: dict[str, object] | None = None,
+    remark: RemarkSink | None = None,
+    progress: Progress | None = None,
+) -> ReplayResult:
+    return asyncio.run(_replay(path, addons, opts or {}, remark or _ignore_remark, progress))
