@@ -12,8 +12,13 @@ from shekara.addons.attribution import Attribution
 from shekara.addons.decoding import Decoding
 from shekara.addons.detection import Detection
 from shekara.addons.judgement import Judgement
+from shekara.addons.knownvalues import KnownValueDetection
+from shekara.addons.passthrough import Passthrough
 from shekara.addons.recording import Recording, Sink
+from shekara.addons.traffic import Traffic
+from shekara.audit.knownvalues import KnownValues
 from shekara.audit.verdict import Judge
+from shekara.evidence.connections import ConnectionLog
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 from shekara.geo.locate import Locator
 
@@ -24,14 +29,33 @@ def pipeline(
     writer: StoreWriter | SpooledWriter,
     run_id: int,
     sinks: Sequence[Sink] = (),
+    connections: ConnectionLog | None = None,
+    known: KnownValues | None = None,
 ) -> list[object]:
-    return [
+    """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too."""
+    stages: list[object] = [
         Attribution(locator),
         Decoding(),
         Detection(),
         Judgement(judge),
         Recording(writer, run_id, sinks),
     ]
+    if known:
+        stages.insert(3, KnownValueDetection(known))
+    if connections is not None:
+        stages.insert(0, Passthrough(locator, writer, run_id))
+        stages.insert(-1, Traffic(judge, connections))
+    return stages
 
 
-__all__ = ["Attribution", "Decoding", "Detection", "Judgement", "Recording", "pipeline"]
+__all__ = [
+    "Attribution",
+    "Decoding",
+    "Detection",
+    "Judgement",
+    "KnownValueDetection",
+    "Passthrough",
+    "Recording",
+    "Traffic",
+    "pipeline",
+]

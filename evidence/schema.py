@@ -186,3 +186,41 @@ markers = Table(
     Column("label", Text, nullable=False),
     Index(None, "run_id", "at"),
 )
+
+CONNECTION_CONTENT = ("read", "undetermined")
+
+# One TCP connection (or UDP association) of a session: where it went, how many
+# bytes each way, and whether the proxy could read them. A connection the proxy
+# forwarded without opening its TLS (pinning, client certificate, operator list)
+# is content "undetermined": a transfer to that country whose content is unknown,
+# fingerprinted by its ClientHello. Decryption coverage is computed from here.
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("transport", String(8), nullable=False),
+    Column("content", String(16), nullable=False),
+    # Why the content could not be read ("client rejected the interception certificate").
+    Column("reason", Text),
+    Column("client_ip", String(45)),
+    Column("host", String(255)),
+    Column("sni", String(255)),
+    Column("ip", String(45)),
+    Column("port", Integer),
+    Column("country", String(2)),
+    Column("geo_confidence", String(8)),
+    Column("bytes_up", BigInteger, nullable=False, default=0),
+    Column("bytes_down", BigInteger, nullable=False, default=0),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("alpn", String(255)),
+    Column("ja3", Text),
+    Column("ja3_md5", String(32)),
+    Column("ja4", String(64)),
+    UniqueConstraint("run_id", "flow_id"),
+    CheckConstraint(_in("content", CONNECTION_CONTENT), name="content"),
+    Index(None, "run_id", "host"),
+    Index(None, "ja4"),
+)

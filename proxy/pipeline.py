@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 from shekara import __version__
 from shekara.addons import Sink, pipeline
+from shekara.audit.knownvalues import KnownValues
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
 from shekara.evidence import raw
+from shekara.evidence.connections import ConnectionLog
 from shekara.evidence.spool import DEFAULT_MAX_BYTES, Spool, SpoolRuns
 from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
 from shekara.evidence.writer import SpooledWriter, StoreWriter
@@ -53,13 +55,16 @@ class Context:
             return None
         return raw.sha256_file(self.raw_evidence)
 
-    def close(self, flows_read: int, status: str, error: str | None = None) -> None:
+    def close(
+        self, flows_read: int, status: str, error: str | None = None, *, finish: bool = True
+    ) -> None:
+        """Drain the writer and close the run (``finish=False``: a session keeps it open)."""
         stored_all = False
         try:
             stored_all = self.writer.close()
         finally:
             try:
-                if self.spool_runs is None or stored_all:
+                if finish and (self.spool_runs is None or stored_all):
                     self.store.finish_run(
                         self.run_id,
                         flows_read,
@@ -115,6 +120,9 @@ def build(
     spool_dir: Path | None = None,
     spool_max_bytes: int = DEFAULT_MAX_BYTES,
     status_path: Path | None = None,
+    live: bool = False,
+    run_id: int | None = None,
+    known: KnownValues | None = None,
 ) -> Context:
     """The addons and their collaborators for one run.
 
@@ -139,15 +147,16 @@ def build(
         if spool is not None:
             spool.close()
         raise
-    run_id = store.start_run(
-        kind,
-        capture=capture,
-        capture_sha256=capture_sha256,
-        ruleset_name=ruleset.header.name,
-        ruleset_version=f"{ruleset.header.version}+{ruleset.digest}",
-        geo_sources=locator.describe(),
-        tool_version=__version__,
-    )
+    if run_id is None:
+        run_id = store.start_run(
+            kind,
+            capture=capture,
+            capture_sha256=capture_sha256,
+            ruleset_name=ruleset.header.name,
+            ruleset_version=f"{ruleset.header.version}+{ruleset.digest}",
+            geo_sources=locator.describe(),
+            tool_version=__version__,
+        )
     writer: StoreWriter | SpooledWriter
     if spool is not None and spool_runs is not None:
         spool_runs.opened(run_id)
@@ -159,7 +168,8 @@ def build(
         )
     else:
         writer = StoreWriter(store)
-    addons = pipeline(locator, judge, writer, run_id, sinks)
+    connections = ConnectionLog(store, run_id) if live else None
+    addons = pipeline(locator, judge, writer, run_id, sinks, connections, known)
     return Context(
         store, writer, locator, ruleset, judge, run_id, addons, spool, spool_runs, signing_key
     )

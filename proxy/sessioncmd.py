@@ -1,0 +1,73 @@
+"""``shekara session start|stop|mark``: a test session of one vehicle and scenario."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from shekara.proxy import session
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "start":
+            if not args.vin:
+                print("shekara: session start needs --vin", file=sys.stderr)
+                return 1
+            known = {k: getattr(args, k) for k in session.KNOWN_FIELDS if k != "vin"}
+            s = session.start(
+                args.db,
+                vin=args.vin,
+                make=args.make,
+                model=args.model,
+                firmware=args.firmware,
+                scenario=args.scenario,
+                known=known,
+            )
+            print(s.run_id)
+            print(
+                f"session {s.run_id} started; 'shekara proxy --db {args.db}' records into it",
+                file=sys.stderr,
+            )
+        elif args.action == "stop":
+            s = session.stop()
+            print(s.run_id)
+            print(f"session {s.run_id} closed and signed", file=sys.stderr)
+        else:
+            if not args.label:
+                print("shekara: session mark needs a label", file=sys.stderr)
+                return 1
+            run_id, at = session.mark(" ".join(args.label))
+            stamp = time.strftime("%H:%M:%S", time.gmtime(at))
+            print(f"session {run_id}: marked at {stamp} UTC", file=sys.stderr)
+    except session.SessionError as e:
+        print(f"shekara: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, default_db: Callable[[], str]) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "session",
+        help="start, mark or stop a test session (vehicle, firmware, scenario)",
+        description="start: open a run for one vehicle and scenario, which 'shekara proxy' "
+        "then records into; the identifiers given are looked for in every encoding and "
+        "kept in plain only in a private file until 'stop'. mark: timestamp what the "
+        "engineer does now. stop: close and sign the run.",
+    )
+    p.add_argument("action", choices=("start", "stop", "mark"))
+    p.add_argument("label", nargs="*", help="mark: what the engineer is doing now")
+    p.add_argument("--db", default=default_db(), help="SQLAlchemy URL of the store")
+    p.add_argument("--vin")
+    p.add_argument("--make")
+    p.add_argument("--model")
+    p.add_argument("--firmware")
+    p.add_argument("--scenario")
+    p.add_argument("--imei")
+    p.add_argument("--iccid")
+    p.add_argument("--phone")
+    p.add_argument("--iin")
+    p.add_argument("--owner-name", dest="owner_name")
+    p.set_defaults(func=cmd_session)
