@@ -180,6 +180,8 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         if args.proto:
             m.options.update(shekara_proto=args.proto)
         m.options.update(shekara_passthrough=args.passthrough, shekara_intercept=args.intercept)
+        if args.upstream_ca:
+            m.options.update(ssl_verify_upstream_trusted_ca=args.upstream_ca)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, m.shutdown)
@@ -301,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="regular expression on a host name or IP never switched to passthrough after "
         "a TLS failure (repeatable)",
+    )
+    x.add_argument(
+        "--upstream-ca",
+        default=None,
+        metavar="PEM",
+        help="CA certificate(s) trusted for the servers the device talks to, besides the "
+        "system's (a test bench's own CA)",
     )
     x.add_argument(
         "--keep-flows",
