@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "captures"))
-from samplegen import gt06, mqtt  # noqa: E402
+from samplegen import gt06, mqtt
 
 VIN = "LSVAU218XN2183294"
 IMEI = "356938035643809"

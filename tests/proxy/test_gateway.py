@@ -126,9 +126,11 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
     env = {"SHEKARA_HOME": str(home), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     pki = make_bench_pki(tmp_path)
     started = subprocess.run(
-        [SHEKARA, "session", "start", "--db", db_url, "--vin", VIN, "--make", "Chery"]
-        + ["--model", "Tiggo 8", "--firmware", "TBOX 2.4.1", "--scenario", "idle, then drive"]
-        + ["--imei", IMEI, "--phone", PHONE],
+        [
+            *(SHEKARA, "session", "start", "--db", db_url, "--vin", VIN, "--make", "Chery"),
+            *("--model", "Tiggo 8", "--firmware", "TBOX 2.4.1", "--scenario", "idle, drive"),
+            *("--imei", IMEI, "--phone", PHONE),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -156,9 +158,11 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
         servers.stdin.write(json.dumps(plan))
         servers.stdin.close()
         proxy = subprocess.Popen(
-            ["ip", "netns", "exec", g.gateway, SHEKARA, "proxy", "--mode", "transparent"]
-            + ["--listen-host", "0.0.0.0", "--listen-port", str(PROXY_PORT)]
-            + ["--upstream-ca", str(tmp_path / "ca.pem"), "--db", db_url],
+            [
+                *("ip", "netns", "exec", g.gateway, SHEKARA, "proxy", "--mode", "transparent"),
+                *("--listen-host", "0.0.0.0", "--listen-port", str(PROXY_PORT)),
+                *("--upstream-ca", str(tmp_path / "ca.pem"), "--db", db_url),
+            ],
             env=env,
             stderr=subprocess.PIPE,
             text=True,
@@ -236,8 +240,10 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
 def _run_car(g: Gateway, home: Path, tmp_path: Path) -> dict[str, list[object] | str]:
     mitm_ca = home / "mitmproxy" / "mitmproxy-ca-cert.pem"
     client = subprocess.run(
-        ["ip", "netns", "exec", g.car, sys.executable, str(HERE / "car_clients.py")]
-        + [str(mitm_ca), str(tmp_path / "ca.pem")],
+        [
+            *("ip", "netns", "exec", g.car, sys.executable, str(HERE / "car_clients.py")),
+            *(str(mitm_ca), str(tmp_path / "ca.pem")),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
