@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from shekara.addons.attribution import Attribution
 from shekara.addons.decoding import Decoding
 from shekara.addons.detection import Detection
+from shekara.addons.guard import Failures, Guarded
 from shekara.addons.judgement import Judgement
 from shekara.addons.knownvalues import KnownValueDetection
 from shekara.addons.passthrough import Passthrough
@@ -31,27 +32,29 @@ def pipeline(
     sinks: Sequence[Sink] = (),
     connections: ConnectionLog | None = None,
     known: KnownValues | None = None,
+    failures: Failures | None = None,
 ) -> list[object]:
-    """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too."""
-    stages: list[object] = [
-        Attribution(locator),
-        Decoding(),
-        Detection(),
-        Judgement(judge),
-        Recording(writer, run_id, sinks),
-    ]
+    """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too.
+
+    Every stage but recording is guarded (``guard.Guarded``): its exceptions are
+    counted in ``failures`` and leave the flow marked not analysed.
+    """
+    stages: list[object] = [Attribution(locator), Decoding(), Detection(), Judgement(judge)]
     if known:
         stages.insert(3, KnownValueDetection(known))
     if connections is not None:
         stages.insert(0, Passthrough(locator, writer, run_id))
-        stages.insert(-1, Traffic(judge, connections))
-    return stages
+        stages.append(Traffic(judge, connections))
+    failures = failures if failures is not None else Failures()
+    return [Guarded(s, failures) for s in stages] + [Recording(writer, run_id, sinks)]
 
 
 __all__ = [
     "Attribution",
     "Decoding",
     "Detection",
+    "Failures",
+    "Guarded",
     "Judgement",
     "KnownValueDetection",
     "Passthrough",

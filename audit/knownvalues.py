@@ -84,20 +84,23 @@ class KnownValues:
         self.byte_needles: list[tuple[bytes, Match]] = []
         for category, items in values.items():
             for value in items:
-                for form in _forms(category, value):
-                    self._add(category, form)
+                forms = _forms(category, value)
+                for form in forms:
+                    # Every spelling is reported as the registered value, so that one
+                    # identifier has one keyed hash whichever encoding carried it.
+                    self._add(category, form, forms[0])
         # Longest first: a digest's match is reported, not a short value inside it.
         self.needles.sort(key=lambda n: len(n.text), reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self.needles)
 
-    def _add(self, category: Category, form: str) -> None:
+    def _add(self, category: Category, form: str, canonical: str) -> None:
         def text(needle: str, encoding: str, fold: bool) -> None:
             self.needles.append(_Needle(needle.lower() if fold else needle, fold, m(encoding)))
 
         def m(encoding: str) -> Match:
-            return Match(category, form, encoding)
+            return Match(category, canonical, encoding)
 
         raw = form.encode("utf-8")
         text(form, "plain", True)
