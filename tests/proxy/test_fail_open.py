@@ -107,16 +107,18 @@ def test_failing_stage_leaves_requests_unaffected(tmp_path: Path, upstream: int)
     failures: Failures = detection.failures
     port = free_port()
     bodies = [json.dumps({"vin": VIN, "seq": i, "pad": "x" * (i * 97)}) for i in range(12)]
-    with Proxy(ctx, port, tmp_path / "home" / "mitmproxy"):
-        with httpx.Client(proxy=f"http://127.0.0.1:{port}", timeout=10) as client:
-            replies = [
-                client.post(
-                    f"http://127.0.0.1:{upstream}/report",
-                    content=b.encode(),
-                    headers={"content-type": "application/json", "x-vin": VIN},
-                )
-                for b in bodies
-            ]
+    with (
+        Proxy(ctx, port, tmp_path / "home" / "mitmproxy"),
+        httpx.Client(proxy=f"http://127.0.0.1:{port}", timeout=10) as client,
+    ):
+        replies = [
+            client.post(
+                f"http://127.0.0.1:{upstream}/report",
+                content=b.encode(),
+                headers={"content-type": "application/json", "x-vin": VIN},
+            )
+            for b in bodies
+        ]
     ctx.close(len(bodies), "completed")
 
     # Every request reached the server unaltered and every answer came back unaltered.
