@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
-from shekara.proxy import cacmd, dbcmd, retentioncmd, sessioncmd, verifycmd
+from shekara.proxy import cacmd, dbcmd, retentioncmd, sessioncmd, verifycmd, wificmd
 from shekara.proxy.keys import shekara_home
 
 log = logging.getLogger("shekara")
@@ -359,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     verifycmd.register(sub, default_db_url)
     sessioncmd.register(sub, default_db_url)
     cacmd.register(sub, default_db_url)
+    wificmd.register(sub, default_db_url)
     return p
 
 
