@@ -77,8 +77,18 @@ def test_command_writes_private_files_that_nft_accepts(
 ) -> None:
     out = tmp_path / "kit"
     done = subprocess.run(
-        [SHEKARA, "wifi", "--interface", "wlan1", "--subnet", "10.99.0.0/24"]
-        + ["--proxy-port", "8081", "--out", str(out)],
+        [
+            SHEKARA,
+            "wifi",
+            "--interface",
+            "wlan1",
+            "--subnet",
+            "10.99.0.0/24",
+            "--proxy-port",
+            "8081",
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", "SHEKARA_HOME": str(tmp_path / "home")},
