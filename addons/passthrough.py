@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Sequence
 
-from mitmproxy import ctx, http, tcp, tls
+from mitmproxy import connection, ctx, tcp, tls
 from mitmproxy.exceptions import OptionsError
 from mitmproxy.net.tls import starts_like_tls_record
 
@@ -50,6 +50,27 @@ def _compile(patterns: Sequence[str], option: str) -> list[re.Pattern[str]]:
     return out
 
 
+class _AlertWatch(logging.Handler):
+    """Sees the server's "certificate required" alert, which mitmproxy only logs.
+
+    A TLS 1.3 server asks for the client certificate after its handshake, so
+    the refusal reaches mitmproxy as a logged alert on an established
+    connection; the record names the client, whose server we know.
+    """
+
+    def __init__(self, owner: Passthrough) -> None:
+        super().__init__(logging.WARNING)
+        self.owner = owner
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if "certificate required" in text:
+                self.owner.server_alert(getattr(record, "client", None), text)
+        except Exception:
+            log.exception("could not act on a server's TLS alert")
+
+
 def host_pattern(host: str) -> str:
     """An ``ignore_hosts`` entry for exactly this host (mitmproxy matches ``host:port``)."""
     return rf"^{re.escape(host)}:\d+$"
@@ -67,6 +88,9 @@ class Passthrough:
         #: Hosts switched to passthrough after a TLS failure, with the reason.
         self.learned: dict[str, str] = {}
         self.failures = 0
+        #: Client address → (SNI, host, IP, port) of its TLS server, while connected.
+        self._servers: dict[object, tuple[str | None, str | None, str | None, int | None]] = {}
+        self._watch = _AlertWatch(self)
 
     def load(self, loader) -> None:  # type: ignore[no-untyped-def]
         loader.add_option(
@@ -90,6 +114,12 @@ class Passthrough:
             self._apply()
         if "shekara_intercept" in updated:
             self.intercept = _compile(ctx.options.shekara_intercept, "shekara_intercept")
+
+    def running(self) -> None:
+        logging.getLogger("mitmproxy.proxy.server").addHandler(self._watch)
+
+    def done(self) -> None:
+        logging.getLogger("mitmproxy.proxy.server").removeHandler(self._watch)
 
     def _apply(self) -> None:
         patterns = [p.pattern for p in self.static] + [host_pattern(h) for h in self.learned]
@@ -146,13 +176,29 @@ class Passthrough:
     def tls_failed_server(self, data: tls.TlsData) -> None:
         self._failed(data, SERVER_REFUSED)
 
-    def error(self, f: http.HTTPFlow) -> None:
-        # TLS 1.3 servers ask for the client certificate after the handshake.
-        if f.error and "certificate required" in f.error.msg and f.server_conn.address:
-            sni = f.server_conn.sni
-            host = str(f.server_conn.address[0])
-            dest = state.destination(f) or Destination(host=host, ip=None, port=None)
-            self._learn(sni or host, SERVER_REFUSED, f.error.msg, dest)
+    def tls_established_server(self, data: tls.TlsData) -> None:
+        server = data.context.server
+        self._servers[data.context.client.peername] = (
+            server.sni,
+            str(server.address[0]) if server.address else None,
+            str(server.peername[0]) if server.peername else None,
+            int(server.address[1]) if server.address else None,
+        )
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._servers.pop(client.peername, None)
+
+    def server_alert(self, client: object, text: str) -> None:
+        """A TLS 1.3 server refused the proxy after the handshake (no client certificate)."""
+        server = self._servers.get(client)
+        if server is None:
+            return
+        sni, host, ip, port = server
+        try:
+            dest = self.locator.locate(sni or host, ip or host, port, sni)
+        except Exception:
+            dest = Destination(host=sni or host, ip=ip, port=port, sni=sni)
+        self._learn(sni or ip or host, SERVER_REFUSED, text, dest)
 
     def tcp_message(self, f: tcp.TCPFlow) -> None:
         """Marks a TCP flow that opens with a TLS record: a TLS connection passed through."""

@@ -1,7 +1,8 @@
 """The car of the end-to-end test: real clients, run inside the car namespace.
 
 argv: mitmproxy CA (trusted by the head unit), bench CA (the only one the pinned
-client trusts). Prints one JSON object: what each client got.
+client trusts), the telematics unit's client certificate and key. Prints one
+JSON object: what each client got.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ VIN = "LSVAU218XN2183294"
 IMEI = "356938035643809"
 PHONE = "+77012345678"
 
-mitm_ca, bench_ca = sys.argv[1], sys.argv[2]
+mitm_ca, bench_ca, client_cert, client_key = sys.argv[1:5]
 results: dict[str, object] = {}
 
 # 1. HTTPS + JSON from a head unit that trusts the interception CA.
@@ -51,6 +52,24 @@ for _ in range(5):
         time.sleep(0.5)
 results["pinned"] = attempts
 
+# 3. A telematics unit with its own client certificate, trusting the interception CA: the
+#    server refuses the proxy (no client certificate); the unit's retry passes through.
+mutual = ssl.create_default_context(cafile=mitm_ca)
+mutual.load_verify_locations(bench_ca)
+mutual.load_cert_chain(client_cert, client_key)
+attempts = []
+for _ in range(5):
+    try:
+        with httpx.Client(verify=mutual, timeout=10) as client:
+            r = client.post("https://mtls.de.example:8883/ingest", json={"imei": IMEI})
+        attempts.append(f"{r.status_code}")
+        if r.status_code == 200:
+            break
+    except httpx.HTTPError as e:
+        attempts.append(f"failed: {type(e).__name__}")
+    time.sleep(0.5)
+results["mtls"] = attempts
+
 
 def recv_exact(sock: socket.socket, n: int) -> bytes:
     data = b""
@@ -62,7 +81,7 @@ def recv_exact(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-# 3. MQTT over TCP to a broker in Germany.
+# 4. MQTT over TCP to a broker in Germany.
 with socket.create_connection(("3.120.33.7", 1883), timeout=10) as s:
     s.sendall(mqtt.connect(f"tcu-{IMEI}"))
     connack = recv_exact(s, 4)
@@ -72,7 +91,7 @@ with socket.create_connection(("3.120.33.7", 1883), timeout=10) as s:
     s.sendall(mqtt.disconnect())
 results["mqtt"] = [connack.hex(), puback.hex()]
 
-# 4. A GT06 tracker's login message (IMEI) over raw TCP to a server in Kazakhstan.
+# 5. A GT06 tracker's login message (IMEI) over raw TCP to a server in Kazakhstan.
 with socket.create_connection(("2.132.7.10", 5023), timeout=10) as s:
     s.sendall(gt06.login(IMEI))
     results["gt06"] = recv_exact(s, 10).hex()

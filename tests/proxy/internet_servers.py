@@ -1,7 +1,8 @@
 """The 'internet' of the end-to-end test: HTTPS, MQTT and GT06 servers on public addresses.
 
 Run inside the internet namespace with a JSON plan on stdin:
-{"https": [[ip, port, certfile, keyfile], ...], "mqtt": [[ip, port]], "gt06": [[ip, port]]}
+{"https": [[ip, port, certfile, keyfile(, client CA)], ...], "mqtt": [[ip, port]],
+ "gt06": [[ip, port]]}
 Prints "ready" once every server listens.
 """
 
@@ -85,10 +86,14 @@ class TcpServer(socketserver.ThreadingTCPServer):
 def main() -> None:
     plan = json.loads(sys.stdin.read())
     servers: list[socketserver.BaseServer] = []
-    for ip, port, cert, key in plan.get("https", []):
+    for ip, port, cert, key, *client_ca in plan.get("https", []):
         httpd = ThreadingHTTPServer((ip, port), JsonHandler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
+        if client_ca:
+            # Mutual TLS: only clients with a certificate from the vendor CA get in.
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(client_ca[0])
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
         servers.append(httpd)
     for ip, port in plan.get("mqtt", []):

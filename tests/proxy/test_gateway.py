@@ -1,7 +1,8 @@
 """End to end through the audit Wi-Fi in miniature: car → gateway (nftables) → internet.
 
 The car's real clients (HTTPS+JSON trusting the interception CA, a client
-pinning its vendor's CA, MQTT, a GT06 tracker) reach servers on addresses the
+pinning its vendor's CA, a telematics unit whose server demands its client
+certificate, MQTT, a GT06 tracker) reach servers on addresses the
 embedded GeoIP database places in China, Germany and Kazakhstan, through
 ``shekara proxy --mode transparent`` on the gateway, within a test session.
 """
@@ -33,7 +34,12 @@ pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.timeout(240)]
 HERE = Path(__file__).parent
 SHEKARA = str(Path(sys.executable).with_name("shekara"))
 CN, DE, KZ = "47.95.12.40", "3.120.33.7", "2.132.7.10"
-HOSTS = {"api.cn.example": CN, "pinned.cn.example": CN, "api.kz.example": KZ}
+HOSTS = {
+    "api.cn.example": CN,
+    "pinned.cn.example": CN,
+    "api.kz.example": KZ,
+    "mtls.de.example": DE,
+}
 VIN, IMEI, PHONE = "LSVAU218XN2183294", "356938035643809", "+77012345678"
 PROXY_PORT = 8080
 
@@ -90,6 +96,27 @@ def make_bench_pki(folder: Path) -> dict[str, tuple[Path, Path]]:
             )
         )
         out[host] = (cert_file, key_file)
+    # The telematics unit's own certificate, for the server that demands one.
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"tcu-{IMEI}"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (folder / "client.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "client.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return out
 
 
@@ -143,6 +170,7 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
             [CN, 443, *map(str, pki["api.cn.example"])],
             [CN, 8443, *map(str, pki["pinned.cn.example"])],
             [KZ, 443, *map(str, pki["api.kz.example"])],
+            [DE, 8883, *map(str, pki["mtls.de.example"]), str(tmp_path / "ca.pem")],
         ],
         "mqtt": [[DE, 1883]],
         "gt06": [[KZ, 5023]],
@@ -178,12 +206,14 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
             finally:
                 servers.kill()
                 servers.wait()
+        (tmp_path / "proxy.log").write_text(proxy_err)
         assert proxy.returncode == 0, proxy_err
 
     # Every client got its answer; the pinned one on its retry, through passthrough.
     assert car["https_cn"] == [200, {"ok": True}]
     assert car["https_kz"] == [200, {"ok": True}]
     assert car["pinned"][0].startswith("failed") and car["pinned"][-1] == "200", car["pinned"]
+    assert car["mtls"][0] != "200" and car["mtls"][-1] == "200", car["mtls"]
     assert car["mqtt"] == ["20020000", "40020007"]
     assert car["gt06"] == "787805010001d9dc0d0a"
 
@@ -202,18 +232,25 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
         (Category.LOCATION, "DE", True),
         (Category.IMEI, "KZ", False),
         (Category.UNDETERMINED_CONTENT, "CN", True),
+        (Category.UNDETERMINED_CONTENT, "DE", True),
     } <= seen, seen
     # The registered identifiers are marked as matched against the vehicle's own data.
     vin_cn = next(
         f for f in findings if f.category is Category.VIN and f.destination.country == "CN"
     )
     assert vin_cn.detector.startswith("known-value")
-    # Nothing but the pinned host is of undetermined content.
-    [pinned] = [f for f in findings if f.category is Category.UNDETERMINED_CONTENT]
-    assert pinned.destination.host == "pinned.cn.example"
+    # Nothing but the pinned host and the mutual-TLS host is of undetermined content.
+    undetermined = {
+        f.destination.host: f for f in findings if f.category is Category.UNDETERMINED_CONTENT
+    }
+    assert set(undetermined) == {"pinned.cn.example", "mtls.de.example"}
+    assert undetermined["mtls.de.example"].destination.country == "DE"
+    pinned = undetermined["pinned.cn.example"]
     assert pinned.destination.ip == CN and pinned.destination.port == 8443
 
-    [conn] = store.query_connections(session_run, content=UNDETERMINED)
+    passed = {c.sni: c for c in store.query_connections(session_run, content=UNDETERMINED)}
+    assert "refused the proxy's TLS" in (passed["mtls.de.example"].reason or "")
+    conn = passed["pinned.cn.example"]
     assert conn.sni == "pinned.cn.example" and conn.country == "CN" and conn.port == 8443
     assert conn.bytes_up > 200 and conn.bytes_down > 200  # ClientHello, certificate, HTTP
     assert conn.ja4 is not None and conn.ja4.startswith("t13d")
@@ -243,6 +280,7 @@ def _run_car(g: Gateway, home: Path, tmp_path: Path) -> dict[str, list[object] |
         [
             *("ip", "netns", "exec", g.car, sys.executable, str(HERE / "car_clients.py")),
             *(str(mitm_ca), str(tmp_path / "ca.pem")),
+            *(str(tmp_path / "client.pem"), str(tmp_path / "client.key")),
         ],
         capture_output=True,
         text=True,
