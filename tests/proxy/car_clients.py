@@ -26,6 +26,12 @@ PHONE = "+77012345678"
 mitm_ca, bench_ca, client_cert, client_key = sys.argv[1:5]
 results: dict[str, object] = {}
 
+# 0. The head unit resolves its servers through the gateway (the proxy's DNS mode).
+results["dns"] = {
+    name: sorted({a[4][0] for a in socket.getaddrinfo(name, 443, socket.AF_INET)})
+    for name in ("api.cn.example", "pinned.cn.example", "api.kz.example", "mtls.de.example")
+}
+
 # 1. HTTPS + JSON from a head unit that trusts the interception CA.
 trusting = ssl.create_default_context(cafile=mitm_ca)
 with httpx.Client(verify=trusting, timeout=10) as client:

@@ -62,21 +62,26 @@ def _in(ns: str, *args: str) -> None:
 
 
 @contextmanager
-def gateway(public: Sequence[str], hosts: dict[str, str], redirect_port: int) -> Iterator[Gateway]:
-    """The audit Wi-Fi in miniature: the car's default route is the gateway, whose nftables
-    redirects every TCP connection from the car to a transparent proxy on
-    ``redirect_port``; the internet namespace holds the ``public`` addresses on its
-    loopback. ``hosts`` becomes the car's /etc/hosts (``ip netns exec`` mounts it).
+def gateway(
+    public: Sequence[str], hosts: dict[str, str], redirect_port: int, dns_port: int
+) -> Iterator[Gateway]:
+    """The audit Wi-Fi in miniature: the car's default route and name server is the
+    gateway, whose nftables redirects every TCP connection from the car to a transparent
+    proxy on ``redirect_port`` and its DNS queries to the proxy's DNS mode on
+    ``dns_port``; the internet namespace holds the ``public`` addresses on its loopback.
+    ``hosts`` becomes the gateway's /etc/hosts, which the DNS mode answers from
+    (``ip netns exec`` mounts /etc/netns/NAME/* over /etc).
     """
     pid = os.getpid()
     g = Gateway(f"shk-car-{pid}", f"shk-gw-{pid}", f"shk-net-{pid}")
     names = (g.car, g.gateway, g.internet)
-    etc = Path("/etc/netns") / g.car
+    etc = {ns: Path("/etc/netns") / ns for ns in (g.car, g.gateway)}
 
     def cleanup() -> None:
         for ns in names:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        shutil.rmtree(etc, ignore_errors=True)
+        for folder in etc.values():
+            shutil.rmtree(folder, ignore_errors=True)
 
     cleanup()
     try:
@@ -129,6 +134,7 @@ def gateway(public: Sequence[str], hosts: dict[str, str], redirect_port: int) ->
             "table ip shekara_test {\n"
             "  chain prerouting {\n"
             "    type nat hook prerouting priority dstnat; policy accept;\n"
+            f'    iifname "shkg{pid}" udp dport 53 redirect to :{dns_port}\n'
             f'    iifname "shkg{pid}" meta l4proto tcp redirect to :{redirect_port}\n'
             "  }\n"
             "}\n"
@@ -140,8 +146,15 @@ def gateway(public: Sequence[str], hosts: dict[str, str], redirect_port: int) ->
             capture_output=True,
             text=True,
         )
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "hosts").write_text(
+        for folder in etc.values():
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "hosts").write_text("127.0.0.1 localhost\n")
+        # The car asks the gateway; the gateway knows the names and asks no one else.
+        (etc[g.car] / "resolv.conf").write_text(f"nameserver {g.gateway_car_ip}\n")
+        (etc[g.gateway] / "resolv.conf").write_text(
+            "# no name server: answers come from /etc/hosts\n"
+        )
+        (etc[g.gateway] / "hosts").write_text(
             "127.0.0.1 localhost\n" + "".join(f"{ip} {name}\n" for name, ip in hosts.items())
         )
     except (OSError, subprocess.CalledProcessError) as e:

@@ -42,6 +42,7 @@ HOSTS = {
 }
 VIN, IMEI, PHONE = "LSVAU218XN2183294", "356938035643809", "+77012345678"
 PROXY_PORT = 8080
+DNS_PORT = 5353
 
 
 def _name(cn: str) -> x509.Name:
@@ -175,7 +176,7 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
         "mqtt": [[DE, 1883]],
         "gt06": [[KZ, 5023]],
     }
-    with gateway([CN, DE, KZ], HOSTS, PROXY_PORT) as g:
+    with gateway([CN, DE, KZ], HOSTS, PROXY_PORT, DNS_PORT) as g:
         servers = subprocess.Popen(
             ["ip", "netns", "exec", g.internet, sys.executable, str(HERE / "internet_servers.py")],
             stdin=subprocess.PIPE,
@@ -188,6 +189,7 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
         proxy = subprocess.Popen(
             [
                 *("ip", "netns", "exec", g.gateway, SHEKARA, "proxy", "--mode", "transparent"),
+                *("--mode", f"dns@{DNS_PORT}"),
                 *("--listen-host", "0.0.0.0", "--listen-port", str(PROXY_PORT)),
                 *("--upstream-ca", str(tmp_path / "ca.pem"), "--db", db_url),
             ],
@@ -209,6 +211,9 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
         (tmp_path / "proxy.log").write_text(proxy_err)
         assert proxy.returncode == 0, proxy_err
 
+    # Names were resolved by the proxy's DNS mode; no stage failed on the DNS flows.
+    assert car["dns"] == {name: [ip] for name, ip in HOSTS.items()}
+    assert "Addon error" not in proxy_err and "not analysed" not in proxy_err
     # Every client got its answer; the pinned one on its retry, through passthrough.
     assert car["https_cn"] == [200, {"ok": True}]
     assert car["https_kz"] == [200, {"ok": True}]
