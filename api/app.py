@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from shekara.api.routes import health, violations
+from shekara.api.routes import health, sessions, violations
 from shekara.api.settings import Settings, get_settings
 from shekara.evidence.store import FindingStore, StoreError
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, store: FindingStore | None = No
     app.state.store = app_store
     app.include_router(health.router)
     app.include_router(violations.router)
+    app.include_router(sessions.router)
 
     @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(StoreError)

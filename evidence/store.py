@@ -611,6 +611,15 @@ class FindingStore:
 
         return cov(None, whole), [cov(r.host, r) for r in per_host]
 
+    def attributed_share(self, run_id: int) -> tuple[int, int]:
+        """(connections whose destination was attributed with high confidence, all connections)."""
+        c = schema.connections.c
+        high = func.coalesce(func.sum(case((c.geo_confidence == "high", 1), else_=0)), 0)
+        stmt = select(high.label("high"), func.count().label("n")).where(c.run_id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).one()
+        return int(row.high), int(row.n)
+
     def count_notes(self, run_id: int | None = None) -> int:
         """How many notes a run (or the whole store) holds."""
         stmt = select(func.count()).select_from(schema.notes)
