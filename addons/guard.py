@@ -41,24 +41,24 @@ class Failures:
 
 
 class Guarded:
-    """Wraps one stage; mitmproxy sees the stage's hooks under the stage's own name."""
+    """Wraps one stage; mitmproxy sees the stage's hooks under the stage's own name.
+
+    The wrapped hooks are instance attributes made once, so that mitmproxy's
+    ``getattr(addon, hook, None)`` for every event and addon stays a plain
+    attribute lookup.
+    """
 
     def __init__(self, stage: object, failures: Failures) -> None:
         self.stage = stage
         self.failures = failures
         self.name = type(stage).__name__.lower()
-        self._hooks: dict[str, Callable[..., Any]] = {}
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        target = getattr(self.stage, attr)
-        if attr in _LIFECYCLE or not callable(target):
-            return target
-        hook = self._hooks.get(attr)
-        if hook is None:
-            hook = self._hooks[attr] = self._guard(attr, target)
-        return hook
+        for attr in dir(type(stage)):
+            if attr.startswith("_") or attr in ("name", "stage", "failures"):
+                continue
+            target = getattr(stage, attr)
+            if not callable(target):
+                continue
+            setattr(self, attr, target if attr in _LIFECYCLE else self._guard(attr, target))
 
     def _guard(self, hook: str, target: Callable[..., Any]) -> Callable[..., Any]:
         def guarded(*args: Any) -> Any:

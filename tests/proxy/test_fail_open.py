@@ -104,6 +104,10 @@ def test_failing_stage_leaves_requests_unaffected(tmp_path: Path, upstream: int)
         raise RuntimeError("deliberately broken detector")
 
     detection.stage.response = broken  # type: ignore[method-assign]
+    # Guarded again around the broken stage, as pipeline() guards the real one.
+    ctx.addons[ctx.addons.index(detection)] = detection = Guarded(
+        detection.stage, detection.failures
+    )
     failures: Failures = detection.failures
     port = free_port()
     bodies = [json.dumps({"vin": VIN, "seq": i, "pad": "x" * (i * 97)}) for i in range(12)]
