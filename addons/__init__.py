@@ -22,6 +22,7 @@ from shekara.audit.verdict import Judge
 from shekara.evidence.connections import ConnectionLog
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 from shekara.geo.locate import Locator
+from shekara.proxy.leases import LeaseBook
 
 
 def pipeline(
@@ -33,6 +34,7 @@ def pipeline(
     connections: ConnectionLog | None = None,
     known: KnownValues | None = None,
     failures: Failures | None = None,
+    leases: LeaseBook | None = None,
 ) -> list[object]:
     """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too.
 
@@ -44,7 +46,7 @@ def pipeline(
         stages.insert(3, KnownValueDetection(known))
     if connections is not None:
         stages.insert(0, Passthrough(locator, writer, run_id))
-        stages.append(Traffic(judge, connections))
+        stages.append(Traffic(judge, connections, leases))
     failures = failures if failures is not None else Failures()
     return [Guarded(s, failures) for s in stages] + [Recording(writer, run_id, sinks)]
 

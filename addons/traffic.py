@@ -11,6 +11,7 @@ pinned connection costs constant memory.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from shekara.addons.passthrough import HELLO_KEY
 from shekara.audit.model import Category, Confidence, Destination, Field, Hit
 from shekara.audit.verdict import Judge
 from shekara.evidence.connections import READ, UNDETERMINED, ConnectionLog, ConnectionRecord
+from shekara.proxy.leases import LeaseBook
 
 
 @dataclass(slots=True)
@@ -42,9 +44,10 @@ def _http_size(m: http.Message) -> int:
 
 
 class Traffic:
-    def __init__(self, judge: Judge, log: ConnectionLog) -> None:
+    def __init__(self, judge: Judge, log: ConnectionLog, leases: LeaseBook | None = None) -> None:
         self.judge = judge
         self.log = log
+        self.leases = leases or LeaseBook(None)
         self._tcp: dict[str, _Count] = {}
         self._http: dict[str, _Count] = {}
 
@@ -99,6 +102,7 @@ class Traffic:
             ja3_md5=hello.get("ja3_md5"),
             ja4=hello.get("ja4"),
         )
+        record = self._client(record)
         self.log.add(record)
         if reason is not None:
             self._undetermined(f, record, dest, now)
@@ -141,24 +145,32 @@ class Traffic:
         if c is not None:
             self._http_record(data.server.id, c)
 
+    def _client(self, r: ConnectionRecord) -> ConnectionRecord:
+        lease = self.leases.lookup(r.client_ip)
+        if lease is None:
+            return r
+        return dataclasses.replace(r, client_mac=lease.mac, client_name=lease.hostname)
+
     def _http_record(self, conn_id: str, c: _Count) -> None:
         d = c.dest or Destination(host=None, ip=None, port=None)
         self.log.add(
-            ConnectionRecord(
-                flow_id=conn_id,
-                transport="tcp",
-                content=READ,
-                started_at=c.started_at,
-                ended_at=time.time(),
-                client_ip=c.client_ip,
-                host=d.host,
-                sni=d.sni,
-                ip=d.ip,
-                port=d.port,
-                country=d.country,
-                geo_confidence=d.confidence.value,
-                bytes_up=c.up,
-                bytes_down=c.down,
+            self._client(
+                ConnectionRecord(
+                    flow_id=conn_id,
+                    transport="tcp",
+                    content=READ,
+                    started_at=c.started_at,
+                    ended_at=time.time(),
+                    client_ip=c.client_ip,
+                    host=d.host,
+                    sni=d.sni,
+                    ip=d.ip,
+                    port=d.port,
+                    country=d.country,
+                    geo_confidence=d.confidence.value,
+                    bytes_up=c.up,
+                    bytes_down=c.down,
+                )
             )
         )
 

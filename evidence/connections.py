@@ -34,6 +34,8 @@ class ConnectionRecord:
     ended_at: float | None = None
     reason: str | None = None
     client_ip: str | None = None
+    client_mac: str | None = None
+    client_name: str | None = None
     host: str | None = None
     sni: str | None = None
     ip: str | None = None

@@ -205,6 +205,9 @@ connections = Table(
     # Why the content could not be read ("client rejected the interception certificate").
     Column("reason", Text),
     Column("client_ip", String(45)),
+    # The device that made the connection, from the audit Wi-Fi's DHCP lease.
+    Column("client_mac", String(17)),
+    Column("client_name", String(255)),
     Column("host", String(255)),
     Column("sni", String(255)),
     Column("ip", String(45)),

@@ -159,6 +159,7 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         live=True,
         run_id=active.run_id if active is not None else None,
         known=active.known_values() if active is not None else None,
+        dhcp_leases=Path(args.dhcp_leases) if args.dhcp_leases else None,
     )
     confdir = shekara_home() / "mitmproxy"
     confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -303,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="regular expression on a host name or IP never switched to passthrough after "
         "a TLS failure (repeatable)",
+    )
+    x.add_argument(
+        "--dhcp-leases",
+        default=None,
+        metavar="FILE",
+        help="dnsmasq lease file of the audit Wi-Fi: connections are attributed to the "
+        "device (MAC address, DHCP host name) holding the client address",
     )
     x.add_argument(
         "--upstream-ca",

@@ -20,6 +20,7 @@ from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 from shekara.geo.locate import Locator
 from shekara.proxy.keys import hashing_key, station_key
+from shekara.proxy.leases import LeaseBook
 from shekara.rulesets.loader import Ruleset, load_ruleset
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def build(
     live: bool = False,
     run_id: int | None = None,
     known: KnownValues | None = None,
+    dhcp_leases: Path | None = None,
 ) -> Context:
     """The addons and their collaborators for one run.
 
@@ -169,7 +171,9 @@ def build(
     else:
         writer = StoreWriter(store)
     connections = ConnectionLog(store, run_id) if live else None
-    addons = pipeline(locator, judge, writer, run_id, sinks, connections, known)
+    addons = pipeline(
+        locator, judge, writer, run_id, sinks, connections, known, leases=LeaseBook(dhcp_leases)
+    )
     return Context(
         store, writer, locator, ruleset, judge, run_id, addons, spool, spool_runs, signing_key
     )

@@ -45,7 +45,7 @@ class WifiPlan:
     def proxy_command(self) -> str:
         return (
             f"shekara proxy --mode transparent@{self.proxy_port} --mode dns@{self.dns_port} "
-            f"--listen-host 0.0.0.0"
+            f"--listen-host 0.0.0.0 --dhcp-leases {self.leasefile}"
         )
 
 

@@ -176,7 +176,10 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
         "mqtt": [[DE, 1883]],
         "gt06": [[KZ, 5023]],
     }
+    leases = tmp_path / "audit.leases"
     with gateway([CN, DE, KZ], HOSTS, PROXY_PORT, DNS_PORT) as g:
+        # What dnsmasq on the audit Wi-Fi would have written for the car's unit.
+        leases.write_text(f"1795000000 02:5e:4b:00:00:01 {g.car_ip} tbox-7421 *\n")
         servers = subprocess.Popen(
             ["ip", "netns", "exec", g.internet, sys.executable, str(HERE / "internet_servers.py")],
             stdin=subprocess.PIPE,
@@ -192,6 +195,7 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
                 *("--mode", f"dns@{DNS_PORT}"),
                 *("--listen-host", "0.0.0.0", "--listen-port", str(PROXY_PORT)),
                 *("--upstream-ca", str(tmp_path / "ca.pem"), "--db", db_url),
+                *("--dhcp-leases", str(leases)),
             ],
             env=env,
             stderr=subprocess.PIPE,
@@ -264,6 +268,12 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
     assert conn.ended_at is not None and conn.ended_at >= conn.started_at
     assert f"{conn.bytes_up} B up, {conn.bytes_down} B down" in pinned.preview
 
+    # Every connection is attributed to the device that made it.
+    everything = store.query_connections(session_run)
+    assert len(everything) >= 6
+    assert {(c.client_ip, c.client_mac, c.client_name) for c in everything} == {
+        ("10.77.1.2", "02:5e:4b:00:00:01", "tbox-7421")
+    }
     whole, per_host = store.coverage(session_run)
     assert 0 < whole.bytes_read < whole.bytes_total
     by_host = {c.host: c for c in per_host}

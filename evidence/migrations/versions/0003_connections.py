@@ -32,6 +32,8 @@ def upgrade() -> None:
         sa.Column("content", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("client_ip", sa.String(length=45), nullable=True),
+        sa.Column("client_mac", sa.String(length=17), nullable=True),
+        sa.Column("client_name", sa.String(length=255), nullable=True),
         sa.Column("host", sa.String(length=255), nullable=True),
         sa.Column("sni", sa.String(length=255), nullable=True),
         sa.Column("ip", sa.String(length=45), nullable=True),
