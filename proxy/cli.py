@@ -164,6 +164,17 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     confdir = shekara_home() / "mitmproxy"
     confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     raw_file = ctx.keep_flows(home / "evidence") if args.keep_flows else None
+    capture = None
+    if args.capture:
+        from shekara.proxy.capture import CaptureError, SessionCapture
+
+        capture = SessionCapture(home / "evidence", ctx.run_id, args.capture_interface)
+        try:
+            capture.start()
+        except CaptureError as e:
+            ctx.close(0, "failed", str(e), finish=active is None)
+            print(f"shekara: {e}", file=sys.stderr)
+            return EXIT_ERROR
 
     async def run() -> None:
         opts = options.Options(
@@ -197,6 +208,10 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run())
     finally:
+        if capture is not None:
+            written = capture.stop()
+            if written is not None:
+                print(f"packet capture (TLS keys embedded): {written}", file=sys.stderr)
         # A session's run stays open across proxy restarts: 'shekara session stop' closes it.
         ctx.close(0, "completed", finish=active is None)
     return EXIT_OK
@@ -305,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="regular expression on a host name or IP never switched to passthrough after "
         "a TLS failure (repeatable)",
     )
+    x.add_argument(
+        "--capture",
+        action="store_true",
+        help="record every packet beside the proxy (tcpdump) into $SHEKARA_HOME/evidence/"
+        "run-<id>.pcapng with the TLS keys of decrypted connections embedded (mode 0600; "
+        "holds personal data in the clear, like --keep-flows)",
+    )
+    x.add_argument("--capture-interface", default="any", help="interface tcpdump records")
     x.add_argument(
         "--dhcp-leases",
         default=None,

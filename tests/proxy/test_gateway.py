@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -25,11 +26,12 @@ from cryptography.x509.oid import NameOID
 
 from shekara.audit.model import Category
 from shekara.evidence.connections import UNDETERMINED
+from shekara.evidence.pcapng import read_blocks
 from shekara.evidence.store import FindingStore
 from shekara.geo.locate import Locator
 from tests.proxy.netns import Gateway, gateway
 
-pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.timeout(300)]
 
 HERE = Path(__file__).parent
 SHEKARA = str(Path(sys.executable).with_name("shekara"))
@@ -195,7 +197,7 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
                 *("--mode", f"dns@{DNS_PORT}"),
                 *("--listen-host", "0.0.0.0", "--listen-port", str(PROXY_PORT)),
                 *("--upstream-ca", str(tmp_path / "ca.pem"), "--db", db_url),
-                *("--dhcp-leases", str(leases)),
+                *("--dhcp-leases", str(leases), "--capture"),
             ],
             env=env,
             stderr=subprocess.PIPE,
@@ -282,6 +284,18 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
     # The failed handshake itself is on record.
     notes = [n.note for n in store.query_notes(run_id=session_run, limit=100)]
     assert any("pinned.cn.example" in n.reason and n.source == "tls" for n in notes), notes
+
+    # The packet capture beside the proxy, with the TLS keys of what it decrypted.
+    capture = home / "evidence" / f"run-{session_run}.pcapng"
+    assert stat.S_IMODE(capture.stat().st_mode) == 0o600
+    blocks = list(read_blocks(capture))
+    [secrets] = [body for kind, body in blocks if kind == 0x0A]
+    assert secrets[:4] == b"KSLT" and b"CLIENT_HANDSHAKE_TRAFFIC_SECRET" in secrets
+    packets = [body for kind, body in blocks if kind == 6]
+    assert len(packets) > 50 and any(bytes(map(int, CN.split("."))) in p for p in packets)
+    assert not list((home / "evidence").glob("*.keys")) and not list(
+        (home / "evidence").glob("*.pcap")
+    )
 
     run = store.get_run(session_run)
     assert run is not None and run.status == "completed"
