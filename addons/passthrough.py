@@ -76,6 +76,17 @@ def host_pattern(host: str) -> str:
     return rf"^{re.escape(host)}:\d+$"
 
 
+def operator_pattern(pattern: str) -> str:
+    r"""An operator's pattern on a bare host name, as an ``ignore_hosts`` entry on ``host:port``.
+
+    ``^api\.example\.cn$`` must still match ``api.example.cn:443``; an unanchored
+    ``example\.cn`` keeps matching anywhere in the name, never in the port.
+    """
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        return rf"(?:{pattern[:-1]}):\d+$"
+    return rf"(?:{pattern})[^:]*:\d+$"
+
+
 class Passthrough:
     def __init__(
         self, locator: Locator, writer: StoreWriter | SpooledWriter | None, run_id: int
@@ -122,7 +133,8 @@ class Passthrough:
         logging.getLogger("mitmproxy.proxy.server").removeHandler(self._watch)
 
     def _apply(self) -> None:
-        patterns = [p.pattern for p in self.static] + [host_pattern(h) for h in self.learned]
+        patterns = [operator_pattern(p.pattern) for p in self.static]
+        patterns += [host_pattern(h) for h in self.learned]
         ctx.options.update(ignore_hosts=patterns, show_ignored_hosts=True)
 
     def reason_for(self, sni: str | None, ip: str | None) -> str:

@@ -13,7 +13,12 @@ from mitmproxy.proxy import context
 from mitmproxy.test import taddons, tflow
 
 from shekara.addons import Guarded, pipeline
-from shekara.addons.passthrough import CLIENT_REJECTED, OPERATOR_LIST, Passthrough
+from shekara.addons.passthrough import (
+    CLIENT_REJECTED,
+    OPERATOR_LIST,
+    Passthrough,
+    operator_pattern,
+)
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.model import Category
 from shekara.audit.redact import Redactor
@@ -117,7 +122,8 @@ def test_passed_through_tls_is_undetermined_content(tmp_path: Path, locator: Loc
     hello = bytes.fromhex((DATA / "firefox_tls13.hex").read_text().replace("\n", ""))
     f = passthrough_flow(hello)
     live.run(f, shekara_passthrough=[r"mozilla\.com"])
-    assert r"mozilla\.com" in live.options.ignore_hosts and live.options.show_ignored_hosts
+    assert live.options.ignore_hosts == [r"(?:mozilla\.com)[^:]*:\d+$"]
+    assert live.options.show_ignored_hosts
     [c] = live.store.query_connections(live.run_id, content=UNDETERMINED)
     assert c.sni == "contile.services.mozilla.com" and c.country == "CN"
     assert (c.bytes_up, c.bytes_down) == (len(hello) + 603, 4003)
@@ -165,3 +171,20 @@ def test_failures_switch_to_passthrough_unless_always_intercepted(
     reasons = [n.note.reason for n in live.store.query_notes(run_id=live.run_id)]
     assert any("pinned.example.cn" in r and "passed through from now on" in r for r in reasons)
     assert any("keep.example" in r and "kept intercepted" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    "pattern, host, matches",
+    [
+        (r"^api\.example\.cn$", "api.example.cn:443", True),
+        (r"^api\.example\.cn$", "api.example.cn.evil:443", False),
+        (r"example\.cn", "telematics.example.cn:8883", True),
+        (r"example\.cn", "example.com:443", False),
+        (r"^47\.95\.12\.40$", "47.95.12.40:443", True),
+        (r"443", "host.example:443", False),
+    ],
+)
+def test_operator_patterns_match_names_not_ports(pattern: str, host: str, matches: bool) -> None:
+    import re
+
+    assert bool(re.search(operator_pattern(pattern), host, re.IGNORECASE)) is matches
