@@ -243,7 +243,10 @@ class _FlakySink:
         if run_id == 666:
             raise ValueError("no such run")
         with self.lock:
-            self.rows.extend((run_id, f.flow_id) for f in findings)
+            # Like the real store, a finding it already holds (a retried batch) is skipped.
+            self.rows.extend(
+                row for row in ((run_id, f.flow_id) for f in findings) if row not in self.rows
+            )
 
 
 def _spooled(sink: object, spool_dir: Path, **kwargs: object) -> SpooledWriter:
