@@ -17,6 +17,7 @@ from shekara.addons.knownvalues import KnownValueDetection
 from shekara.addons.passthrough import Passthrough
 from shekara.addons.recording import Recording, Sink
 from shekara.addons.traffic import Traffic
+from shekara.audit.drivetrack import DriveTrack
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.verdict import Judge
 from shekara.evidence.connections import ConnectionLog
@@ -35,6 +36,7 @@ def pipeline(
     known: KnownValues | None = None,
     failures: Failures | None = None,
     leases: LeaseBook | None = None,
+    track: DriveTrack | None = None,
 ) -> list[object]:
     """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too.
 
@@ -42,8 +44,8 @@ def pipeline(
     counted in ``failures`` and leave the flow marked not analysed.
     """
     stages: list[object] = [Attribution(locator), Decoding(), Detection(), Judgement(judge)]
-    if known:
-        stages.insert(3, KnownValueDetection(known))
+    if known or track:
+        stages.insert(3, KnownValueDetection(known or KnownValues({}), track))
     if connections is not None:
         stages.insert(0, Passthrough(locator, writer, run_id))
         stages.append(Traffic(judge, connections, leases))

@@ -14,6 +14,7 @@ from mitmproxy import flow as mflow
 from mitmproxy import http, tcp
 
 from shekara.addons import state
+from shekara.audit.drivetrack import DriveTrack
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.model import Hit
 
@@ -21,16 +22,19 @@ log = logging.getLogger(__name__)
 
 
 class KnownValueDetection:
-    def __init__(self, known: KnownValues) -> None:
+    def __init__(self, known: KnownValues, track: DriveTrack | None = None) -> None:
         self.known = known
+        self.track = track
 
     def _scan(self, f: mflow.Flow, raw: bytes | None, source: str) -> None:
         a = state.current(f)
-        if a is None or not self.known:
+        if a is None:
             return
         hits: list[Hit] = []
         for doc in a.documents:
             hits.extend(self.known.hits(doc))
+            if self.track:
+                hits.extend(self.track.hits(doc))
         if raw and not hits:
             hit = self.known.bytes_hit(raw, source)
             if hit is not None:

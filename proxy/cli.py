@@ -159,6 +159,7 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         live=True,
         run_id=active.run_id if active is not None else None,
         known=active.known_values() if active is not None else None,
+        track=active.drive_track() if active is not None else None,
         dhcp_leases=Path(args.dhcp_leases) if args.dhcp_leases else None,
     )
     confdir = shekara_home() / "mitmproxy"

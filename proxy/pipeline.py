@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from shekara import __version__
 from shekara.addons import Sink, pipeline
+from shekara.audit.drivetrack import DriveTrack
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
@@ -125,6 +126,7 @@ def build(
     run_id: int | None = None,
     known: KnownValues | None = None,
     dhcp_leases: Path | None = None,
+    track: DriveTrack | None = None,
 ) -> Context:
     """The addons and their collaborators for one run.
 
@@ -172,7 +174,15 @@ def build(
         writer = StoreWriter(store)
     connections = ConnectionLog(store, run_id) if live else None
     addons = pipeline(
-        locator, judge, writer, run_id, sinks, connections, known, leases=LeaseBook(dhcp_leases)
+        locator,
+        judge,
+        writer,
+        run_id,
+        sinks,
+        connections,
+        known,
+        leases=LeaseBook(dhcp_leases),
+        track=track,
     )
     return Context(
         store, writer, locator, ruleset, judge, run_id, addons, spool, spool_runs, signing_key

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from shekara import __version__
+from shekara.audit.drivetrack import DriveTrack
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.model import Category
 from shekara.audit.redact import Redactor, preview
@@ -51,9 +52,14 @@ class Session:
     vehicle_id: int | None = None
     #: Plain registered identifiers by option name; never written to the store.
     known: dict[str, str] = field(default_factory=dict)
+    #: The drive's track as [lat, lon] points, if the engineer registered one.
+    track: list[list[float]] = field(default_factory=list)
 
     def known_values(self) -> KnownValues:
         return KnownValues({KNOWN_FIELDS[k]: [v] for k, v in self.known.items() if v})
+
+    def drive_track(self) -> DriveTrack | None:
+        return DriveTrack(self.track) if self.track else None
 
 
 def session_path(home: Path | None = None) -> Path:
@@ -89,6 +95,7 @@ def start(
     firmware: str | None,
     scenario: str | None,
     known: dict[str, str] | None = None,
+    track: list[tuple[float, float]] | None = None,
     home: Path | None = None,
 ) -> Session:
     """Opens the session's run and registers the vehicle; SessionError if one is active."""
@@ -110,7 +117,8 @@ def start(
     finally:
         store.dispose()
     values = {"vin": canonical, **{k: v for k, v in (known or {}).items() if v}}
-    session = Session(run_id, db, time.time(), vehicle_id, values)
+    points = [[lat, lon] for lat, lon in (track or [])]
+    session = Session(run_id, db, time.time(), vehicle_id, values, points)
     _write_private(session_path(home), asdict(session))
     return session
 

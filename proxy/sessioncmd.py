@@ -6,7 +6,9 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from shekara.audit.drivetrack import TrackError, load_track
 from shekara.proxy import session
 
 
@@ -17,6 +19,7 @@ def cmd_session(args: argparse.Namespace) -> int:
                 print("shekara: session start needs --vin", file=sys.stderr)
                 return 1
             known = {k: getattr(args, k) for k in session.KNOWN_FIELDS if k != "vin"}
+            track = load_track(Path(args.track)) if args.track else None
             s = session.start(
                 args.db,
                 vin=args.vin,
@@ -25,6 +28,7 @@ def cmd_session(args: argparse.Namespace) -> int:
                 firmware=args.firmware,
                 scenario=args.scenario,
                 known=known,
+                track=track,
             )
             print(s.run_id)
             print(
@@ -42,7 +46,7 @@ def cmd_session(args: argparse.Namespace) -> int:
             run_id, at = session.mark(" ".join(args.label))
             stamp = time.strftime("%H:%M:%S", time.gmtime(at))
             print(f"session {run_id}: marked at {stamp} UTC", file=sys.stderr)
-    except session.SessionError as e:
+    except (session.SessionError, TrackError, OSError) as e:
         print(f"shekara: {e}", file=sys.stderr)
         return 1
     return 0
@@ -70,4 +74,10 @@ def register(sub: argparse._SubParsersAction, default_db: Callable[[], str]) -> 
     p.add_argument("--phone")
     p.add_argument("--iin")
     p.add_argument("--owner-name", dest="owner_name")
+    p.add_argument(
+        "--track",
+        metavar="GPX|CSV",
+        help="the drive's track (GPX, or CSV with lat and lon columns): coordinates near it "
+        "are recognised in any scale",
+    )
     p.set_defaults(func=cmd_session)

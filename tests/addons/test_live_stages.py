@@ -19,6 +19,7 @@ from shekara.addons.passthrough import (
     Passthrough,
     operator_pattern,
 )
+from shekara.audit.drivetrack import DriveTrack
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.model import Category
 from shekara.audit.redact import Redactor
@@ -35,7 +36,13 @@ DATA = Path(__file__).parent.parent / "data" / "tls"
 
 
 class Live:
-    def __init__(self, tmp_path: Path, locator: Locator, known: KnownValues | None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        locator: Locator,
+        known: KnownValues | None,
+        track: DriveTrack | None = None,
+    ) -> None:
         self.store = FindingStore(f"sqlite:///{tmp_path / 'live.db'}")
         self.store.create_schema()
         self.run_id = self.store.start_run("proxy")
@@ -43,7 +50,7 @@ class Live:
         self.connections = ConnectionLog(self.store, self.run_id)
         judge = Judge(load_ruleset(), Redactor(b"k" * 32))
         self.addons = pipeline(
-            locator, judge, self.writer, self.run_id, (), self.connections, known
+            locator, judge, self.writer, self.run_id, (), self.connections, known, track=track
         )
 
     def stage(self, name: str) -> object:
@@ -92,6 +99,17 @@ def test_known_values_in_sha256_base64_and_bcd_are_marked(tmp_path: Path, locato
     assert again.finding.value_hash == found[Category.VIN].value_hash
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("live.db*"))
     assert VIN.encode() not in raw and IMEI.encode() not in raw
+
+
+def test_positions_on_the_drive_track_in_microdegrees(tmp_path: Path, locator: Locator) -> None:
+    live = Live(tmp_path, locator, None, DriveTrack([(43.2389, 76.8897), (43.2301, 76.9102)]))
+    body = {"seq": 12, "pt": {"a": 43230150, "b": 76910220}, "spd": 54}
+    live.run(http_flow("223.5.5.5", "t.example.cn", json.dumps(body).encode()))
+    [s] = live.store.query_findings(run_id=live.run_id)
+    assert s.finding.category is Category.LOCATION and s.finding.destination.country == "CN"
+    assert s.finding.field == "request.body:$.pt.a"
+    assert s.finding.detector.startswith("known-value (drive track, microdegrees")
+    assert s.finding.preview == "43.2,76.9"
 
 
 def test_dns_flows_pass_through_every_stage(tmp_path: Path, locator: Locator) -> None:

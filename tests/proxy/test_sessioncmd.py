@@ -31,17 +31,21 @@ def shekara(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_session_lifecycle(tmp_path: Path) -> None:
     home, db = tmp_path / "home", f"sqlite:///{tmp_path / 's.db'}"
+    (tmp_path / "drive.csv").write_text("lat,lon\n43.2389,76.8897\n43.2301,76.9102\n")
     started = shekara(
         home,
         *("session", "start", "--db", db, "--vin", VIN.lower(), "--make", "Chery"),
         *("--model", "Tiggo 8", "--firmware", "2.4.1", "--scenario", "idle 10 min"),
         *("--imei", IMEI, "--phone", PHONE, "--iin", IIN, "--owner-name", "Aigerim Nurlanova"),
+        *("--track", str(tmp_path / "drive.csv")),
     )
     assert started.returncode == 0, started.stderr
     run_id = int(started.stdout)
     session_file = home / "session.json"
     assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
-    known = json.loads(session_file.read_text())["known"]
+    saved = json.loads(session_file.read_text())
+    assert saved["track"] == [[43.2389, 76.8897], [43.2301, 76.9102]]
+    known = saved["known"]
     assert known == {
         "vin": VIN,
         "imei": IMEI,
