@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from shekara.addons.attribution import Attribution
 from shekara.addons.decoding import Decoding
 from shekara.addons.detection import Detection
-from shekara.addons.guard import Failures, Guarded
+from shekara.addons.guard import Failures, Guarded, Stages
 from shekara.addons.judgement import Judgement
 from shekara.addons.knownvalues import KnownValueDetection
 from shekara.addons.passthrough import Passthrough
@@ -41,7 +41,8 @@ def pipeline(
     """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too.
 
     Every stage but recording is guarded (``guard.Guarded``): its exceptions are
-    counted in ``failures`` and leave the flow marked not analysed.
+    counted in ``failures`` and leave the flow marked not analysed. The guarded
+    stages form one addon (``guard.Stages``); recording stays its own, last.
     """
     stages: list[object] = [Attribution(locator), Decoding(), Detection(), Judgement(judge)]
     if known or track:
@@ -50,7 +51,7 @@ def pipeline(
         stages.insert(0, Passthrough(locator, writer, run_id))
         stages.append(Traffic(judge, connections, leases))
     failures = failures if failures is not None else Failures()
-    return [Guarded(s, failures) for s in stages] + [Recording(writer, run_id, sinks)]
+    return [Stages(stages, failures), Recording(writer, run_id, sinks)]
 
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "KnownValueDetection",
     "Passthrough",
     "Recording",
+    "Stages",
     "Traffic",
     "pipeline",
 ]

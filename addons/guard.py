@@ -100,3 +100,76 @@ class Guarded:
             )
         except Exception:
             log.exception("could not record the failure of %s", self.name)
+
+
+class Stages:
+    """The guarded analysis stages as one mitmproxy addon, run in order for each event.
+
+    mitmproxy dispatches every event to every addon (a coroutine per addon and
+    event, whether it has the hook or not); one addon for the whole chain
+    keeps that cost from growing with the number of stages. Lifecycle hooks
+    (``load``, ``configure``, ``running``, ``done``) reach every stage as they
+    would as separate addons, errors included.
+    """
+
+    name = "shekara"
+
+    def __init__(self, stages: list[object], failures: Failures) -> None:
+        self.failures = failures
+        self.stages = [Guarded(s, failures) for s in stages]
+        events = _event_names()
+        chains: dict[str, list[Callable[..., Any]]] = {}
+        for g in self.stages:
+            for attr, value in vars(g).items():
+                if attr in events and attr not in _LIFECYCLE and callable(value):
+                    chains.setdefault(attr, []).append(value)
+        for event, hooks in chains.items():
+            setattr(self, event, _chain(hooks))
+
+    def get(self, name: str) -> object:
+        """The stage called ``name`` (its class name in lower case)."""
+        for g in self.stages:
+            if g.name == name:
+                return g.stage
+        raise KeyError(name)
+
+    def load(self, loader: Any) -> None:
+        for g in self.stages:
+            if hasattr(g.stage, "load"):
+                g.stage.load(loader)
+
+    def configure(self, updated: set[str]) -> None:
+        for g in self.stages:
+            if hasattr(g.stage, "configure"):
+                g.stage.configure(updated)
+
+    def running(self) -> None:
+        for g in self.stages:
+            if hasattr(g.stage, "running"):
+                g.stage.running()
+
+    def done(self) -> None:
+        for g in self.stages:
+            if hasattr(g.stage, "done"):
+                g.stage.done()
+
+
+def _chain(hooks: list[Callable[..., Any]]) -> Callable[..., None]:
+    if len(hooks) == 1:
+        return hooks[0]
+
+    def run_all(*args: Any) -> None:
+        for hook in hooks:
+            hook(*args)
+
+    return run_all
+
+
+def _event_names() -> frozenset[str]:
+    # Importing the layers registers every event mitmproxy has (hooks.all_hooks).
+    import mitmproxy.addons.next_layer
+    import mitmproxy.proxy.layers
+    import mitmproxy.proxy.server_hooks  # noqa: F401
+    from mitmproxy import hooks
+
+    return frozenset(hooks.all_hooks)

@@ -12,7 +12,7 @@ from mitmproxy import eventsequence, tcp, tls
 from mitmproxy.proxy import context
 from mitmproxy.test import taddons, tflow
 
-from shekara.addons import Guarded, pipeline
+from shekara.addons import Stages, pipeline
 from shekara.addons.passthrough import (
     CLIENT_REJECTED,
     OPERATOR_LIST,
@@ -54,8 +54,9 @@ class Live:
         )
 
     def stage(self, name: str) -> object:
-        [g] = [a for a in self.addons if isinstance(a, Guarded) and a.name == name]
-        return g.stage
+        stages = self.addons[0]
+        assert isinstance(stages, Stages)
+        return stages.get(name)
 
     def run(self, *flows: object, **options: object) -> None:
         with taddons.context(*self.addons) as tctx:
@@ -117,7 +118,9 @@ def test_dns_flows_pass_through_every_stage(tmp_path: Path, locator: Locator) ->
     f = tflow.tdnsflow(resp=True)
     answer = f.response.packed if f.response else b""
     live.run(f)
-    failures = next(a for a in live.addons if isinstance(a, Guarded)).failures
+    stages = live.addons[0]
+    assert isinstance(stages, Stages)
+    failures = stages.failures
     assert failures.total == 0
     assert f.response is not None and f.response.packed == answer and f.error is None
     assert f.metadata["shekara.run"] == live.run_id

@@ -20,9 +20,8 @@ import pytest
 from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
 
-from shekara.addons import Guarded
 from shekara.addons.detection import Detection
-from shekara.addons.guard import Failures
+from shekara.addons.guard import Failures, Stages
 from shekara.proxy import pipeline
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
@@ -97,18 +96,18 @@ def test_failing_stage_leaves_requests_unaffected(tmp_path: Path, upstream: int)
         spool_dir=tmp_path / "spool",
         live=True,
     )
-    [detection] = [a for a in ctx.addons if isinstance(a, Guarded) and a.name == "detection"]
-    assert isinstance(detection.stage, Detection)
+    stages = ctx.addons[0]
+    assert isinstance(stages, Stages)
+    detection = stages.get("detection")
+    assert isinstance(detection, Detection)
 
     def broken(*args: object) -> None:
         raise RuntimeError("deliberately broken detector")
 
-    detection.stage.response = broken  # type: ignore[method-assign]
-    # Guarded again around the broken stage, as pipeline() guards the real one.
-    ctx.addons[ctx.addons.index(detection)] = detection = Guarded(
-        detection.stage, detection.failures
-    )
-    failures: Failures = detection.failures
+    detection.response = broken  # type: ignore[method-assign]
+    # The stages guarded again with the broken one in place, as pipeline() guards them.
+    failures = Failures()
+    ctx.addons[0] = Stages([g.stage for g in stages.stages], failures)
     port = free_port()
     bodies = [json.dumps({"vin": VIN, "seq": i, "pad": "x" * (i * 97)}) for i in range(12)]
     with (
