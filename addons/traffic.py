@@ -1,6 +1,7 @@
 """Bytes per connection, read or of undetermined content: the ground of decryption coverage.
 
-Every TCP connection becomes one connection record when it ends. HTTP
+Every TCP connection (and UDP association) becomes one connection record when it
+ends. HTTP
 exchanges the proxy decrypted (or read in the clear) are summed per server
 connection. A TLS connection passed through unopened is, in addition, a
 finding of category ``undetermined_content``: bytes went to that server and
@@ -15,7 +16,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from mitmproxy import connection, http, tcp
+from mitmproxy import connection, http, tcp, udp
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 from shekara.addons import state
@@ -65,13 +66,30 @@ class Traffic:
         if state.passthrough(f) is not None:
             del f.messages[:-1]
 
+    # UDP associations (WireGuard mode, trackers over UDP) are counted the same way.
+    def udp_message(self, f: udp.UDPFlow) -> None:
+        c = self._tcp.get(f.id)
+        if c is None:
+            c = self._tcp[f.id] = _Count(f.timestamp_created, client_ip=_client_ip(f.client_conn))
+        msg = f.messages[-1]
+        if msg.from_client:
+            c.up += len(msg.content)
+        else:
+            c.down += len(msg.content)
+
+    def udp_end(self, f: udp.UDPFlow) -> None:
+        self._tcp_done(f, "udp")
+
+    def udp_error(self, f: udp.UDPFlow) -> None:
+        self._tcp_done(f, "udp")
+
     def tcp_end(self, f: tcp.TCPFlow) -> None:
         self._tcp_done(f)
 
     def tcp_error(self, f: tcp.TCPFlow) -> None:
         self._tcp_done(f)
 
-    def _tcp_done(self, f: tcp.TCPFlow) -> None:
+    def _tcp_done(self, f: tcp.TCPFlow | udp.UDPFlow, transport: str = "tcp") -> None:
         c = self._tcp.pop(f.id, None) or _Count(f.timestamp_created)
         dest = state.destination(f) or Destination(
             host=str(f.server_conn.address[0]) if f.server_conn.address else None,
@@ -83,7 +101,7 @@ class Traffic:
         now = time.time()
         record = ConnectionRecord(
             flow_id=f.id,
-            transport="tcp",
+            transport=transport,
             content=READ if reason is None else UNDETERMINED,
             started_at=c.started_at,
             ended_at=now,
@@ -104,7 +122,7 @@ class Traffic:
         )
         record = self._client(record)
         self.log.add(record)
-        if reason is not None:
+        if reason is not None and isinstance(f, tcp.TCPFlow):
             self._undetermined(f, record, dest, now)
 
     def _undetermined(

@@ -170,6 +170,18 @@ def test_plain_tcp_is_read_not_undetermined(tmp_path: Path, locator: Locator) ->
     ]
 
 
+def test_udp_associations_are_counted(tmp_path: Path, locator: Locator) -> None:
+    live = Live(tmp_path, locator, None)
+    f = tflow.tudpflow()
+    f.server_conn.address = f.server_conn.peername = ("3.120.33.7", 12050)
+    sizes = [(m.from_client, len(m.content)) for m in f.messages]
+    live.run(f)
+    [c] = live.store.query_connections(live.run_id)
+    assert (c.transport, c.content, c.country) == ("udp", "read", "DE")
+    assert c.bytes_up == sum(n for up, n in sizes if up)
+    assert c.bytes_down == sum(n for up, n in sizes if not up)
+
+
 def test_failures_switch_to_passthrough_unless_always_intercepted(
     tmp_path: Path, locator: Locator
 ) -> None:
