@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shekara.audit.drivetrack import TrackError, load_track
+from shekara.evidence.store import FindingStore
 from shekara.proxy import session
 
 
@@ -39,6 +40,7 @@ def cmd_session(args: argparse.Namespace) -> int:
             s = session.stop()
             print(s.run_id)
             print(f"session {s.run_id} closed and signed", file=sys.stderr)
+            print_coverage(s.db, s.run_id)
         else:
             if not args.label:
                 print("shekara: session mark needs a label", file=sys.stderr)
@@ -50,6 +52,31 @@ def cmd_session(args: argparse.Namespace) -> int:
         print(f"shekara: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def print_coverage(db: str, run_id: int) -> None:
+    """The session's decryption coverage, so the engineer sees what stayed unread."""
+    store = FindingStore(db)
+    try:
+        whole, per_host = store.coverage(run_id)
+    finally:
+        store.dispose()
+    if whole.share_read is None:
+        print("no traffic was seen: this is not evidence of no transfer", file=sys.stderr)
+        return
+    print(
+        f"content read for {whole.share_read:.0%} of {whole.bytes_total} bytes "
+        f"({whole.connections} connections, {whole.undetermined_connections} of "
+        "undetermined content)",
+        file=sys.stderr,
+    )
+    for c in per_host:
+        if c.share_read is not None and c.share_read < 1:
+            print(
+                f"  {c.host or '?'}: {c.bytes_total - c.bytes_read} bytes of undetermined "
+                f"content ({c.share_read:.0%} read)",
+                file=sys.stderr,
+            )
 
 
 def register(sub: argparse._SubParsersAction, default_db: Callable[[], str]) -> None:  # type: ignore[type-arg]

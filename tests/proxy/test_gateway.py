@@ -228,8 +228,9 @@ def test_car_through_the_audit_gateway(tmp_path: Path) -> None:
     assert car["mqtt"] == ["20020000", "40020007"]
     assert car["gt06"] == "787805010001d9dc0d0a"
 
-    stopped = subprocess.run([SHEKARA, "session", "stop"], env=env, capture_output=True)
+    stopped = subprocess.run([SHEKARA, "session", "stop"], env=env, capture_output=True, text=True)
     assert stopped.returncode == 0, stopped.stderr
+    assert "pinned.cn.example: " in stopped.stderr and "undetermined content" in stopped.stderr
 
     store = FindingStore(db_url)
     findings = [s.finding for s in store.query_findings(limit=1000)]

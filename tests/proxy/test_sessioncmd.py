@@ -60,6 +60,7 @@ def test_session_lifecycle(tmp_path: Path) -> None:
     assert shekara(home, "session", "mark", "voice assistant").returncode == 0
     stopped = shekara(home, "session", "stop")
     assert stopped.returncode == 0 and int(stopped.stdout) == run_id
+    assert "no traffic was seen: this is not evidence of no transfer" in stopped.stderr
     assert not session_file.exists()
 
     store = FindingStore(db)
