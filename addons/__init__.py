@@ -11,11 +11,19 @@ from collections.abc import Sequence
 from shekara.addons.attribution import Attribution
 from shekara.addons.decoding import Decoding
 from shekara.addons.detection import Detection
+from shekara.addons.guard import Failures, Guarded, Stages
 from shekara.addons.judgement import Judgement
+from shekara.addons.knownvalues import KnownValueDetection
+from shekara.addons.passthrough import Passthrough
 from shekara.addons.recording import Recording, Sink
+from shekara.addons.traffic import Traffic
+from shekara.audit.drivetrack import DriveTrack
+from shekara.audit.knownvalues import KnownValues
 from shekara.audit.verdict import Judge
+from shekara.evidence.connections import ConnectionLog
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 from shekara.geo.locate import Locator
+from shekara.proxy.leases import LeaseBook
 
 
 def pipeline(
@@ -24,14 +32,39 @@ def pipeline(
     writer: StoreWriter | SpooledWriter,
     run_id: int,
     sinks: Sequence[Sink] = (),
+    connections: ConnectionLog | None = None,
+    known: KnownValues | None = None,
+    failures: Failures | None = None,
+    leases: LeaseBook | None = None,
+    track: DriveTrack | None = None,
 ) -> list[object]:
-    return [
-        Attribution(locator),
-        Decoding(),
-        Detection(),
-        Judgement(judge),
-        Recording(writer, run_id, sinks),
-    ]
+    """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too.
+
+    Every stage but recording is guarded (``guard.Guarded``): its exceptions are
+    counted in ``failures`` and leave the flow marked not analysed. The guarded
+    stages form one addon (``guard.Stages``); recording stays its own, last.
+    """
+    stages: list[object] = [Attribution(locator), Decoding(), Detection(), Judgement(judge)]
+    if known or track:
+        stages.insert(3, KnownValueDetection(known or KnownValues({}), track))
+    if connections is not None:
+        stages.insert(0, Passthrough(locator, writer, run_id))
+        stages.append(Traffic(judge, connections, leases))
+    failures = failures if failures is not None else Failures()
+    return [Stages(stages, failures), Recording(writer, run_id, sinks)]
 
 
-__all__ = ["Attribution", "Decoding", "Detection", "Judgement", "Recording", "pipeline"]
+__all__ = [
+    "Attribution",
+    "Decoding",
+    "Detection",
+    "Failures",
+    "Guarded",
+    "Judgement",
+    "KnownValueDetection",
+    "Passthrough",
+    "Recording",
+    "Stages",
+    "Traffic",
+    "pipeline",
+]

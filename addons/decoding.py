@@ -180,6 +180,8 @@ class Decoding:
             _note(a, source, f"decoder error: {type(e).__name__}: {e}")
 
     def tcp_message(self, f: tcp.TCPFlow) -> None:
+        if state.passthrough(f) is not None:
+            return  # TLS the proxy did not open: nothing readable to decode
         msg = f.messages[-1]
         a = state.begin(f, msg.timestamp)
         conn = self._tcp.get(f.id)

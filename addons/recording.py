@@ -67,6 +67,20 @@ class Recording:
             return None
         return asyncio.wrap_future(ack)
 
+    # Every flow carries its run (the test session) from its first event on, so flows
+    # saved as raw evidence say which session they belong to.
+    def requestheaders(self, f: mflow.Flow) -> None:
+        f.metadata[state.RUN_KEY] = self.run_id
+
+    def tcp_start(self, f: mflow.Flow) -> None:
+        f.metadata[state.RUN_KEY] = self.run_id
+
+    def udp_start(self, f: mflow.Flow) -> None:
+        f.metadata[state.RUN_KEY] = self.run_id
+
+    def dns_request(self, f: mflow.Flow) -> None:
+        f.metadata[state.RUN_KEY] = self.run_id
+
     def response(self, f: mflow.Flow) -> Awaitable[bool] | None:
         return self._record(f)
 

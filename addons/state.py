@@ -18,6 +18,10 @@ from shekara.audit.model import Confidence, Destination, FlowAnalysis
 
 KEY = "shekara.analysis"
 DEST_KEY = "shekara.destination"
+#: Why a connection's TLS was forwarded unopened; its bytes are not decoded.
+PASSTHROUGH_KEY = "shekara.passthrough"
+#: The run (test session) a flow belongs to.
+RUN_KEY = "shekara.run"
 
 
 def current(f: mflow.Flow) -> FlowAnalysis | None:
@@ -55,3 +59,12 @@ def set_destination(f: mflow.Flow, d: Destination) -> None:
 def forget(f: mflow.Flow) -> None:
     f.metadata.pop(KEY, None)
     f.metadata.pop(DEST_KEY, None)
+
+
+def passthrough(f: mflow.Flow) -> str | None:
+    reason = f.metadata.get(PASSTHROUGH_KEY)
+    return reason if isinstance(reason, str) else None
+
+
+def set_passthrough(f: mflow.Flow, reason: str) -> None:
+    f.metadata[PASSTHROUGH_KEY] = reason

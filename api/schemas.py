@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from shekara.audit.model import Category, Confidence, Destination, Verdict
+from shekara.evidence.connections import Coverage
 from shekara.evidence.rows import StoredFinding
 
 
@@ -411,3 +412,62 @@ class ApiKeyPublic(BaseModel):
     scope: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+class HostCoveragePublic(BaseModel):
+    """Bytes to one host, and the share of them whose content was read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str | None
+    bytes_total: int
+    bytes_read: int
+    share_read: float | None = Field(description="null when no byte was seen")
+    connections: int
+    undetermined_connections: int
+
+    @classmethod
+    def from_coverage(cls, c: Coverage) -> Self:
+        return cls(
+            host=c.host,
+            bytes_total=c.bytes_total,
+            bytes_read=c.bytes_read,
+            share_read=c.share_read,
+            connections=c.connections,
+            undetermined_connections=c.undetermined_connections,
+        )
+
+
+class CoverageMarker(BaseModel):
+    """What the engineer did, when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    label: str
+
+    @classmethod
+    def at_epoch(cls, at: float, label: str) -> Self:
+        return cls(at=_utc(at), label=label)
+
+
+class SessionCoveragePublic(BaseModel):
+    """The three coverage figures of a session, with its markers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: int
+    bytes_total: int
+    bytes_read: int
+    share_read: float | None = Field(
+        description="share of bytes whose content was read (decrypted or clear); the rest "
+        "is of undetermined content; null when no byte was seen"
+    )
+    connections: int
+    undetermined_connections: int
+    share_attributed_high: float | None = Field(
+        description="share of connections whose destination was attributed with high confidence"
+    )
+    hosts: list[HostCoveragePublic]
+    markers: list[CoverageMarker]
+    not_observed: list[str] = Field(description="paths this kind of session cannot see")

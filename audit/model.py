@@ -33,6 +33,9 @@ class Category(enum.StrEnum):
     CABIN_MEDIA = "cabin_media"
     #: Not personal data: a server-to-device command (immobilise, upgrade, listen in).
     REMOTE_CONTROL = "remote_control"
+    #: Not a field: a connection whose TLS the proxy could not open (pinning, client
+    #: certificate), so bytes went to that server with content undetermined.
+    UNDETERMINED_CONTENT = "undetermined_content"
 
 
 class Verdict(enum.StrEnum):

@@ -39,6 +39,9 @@ def preview(category: Category, canonical: str) -> str:
         case Category.REMOTE_CONTROL:
             # A command name ("relay (cut fuel/power)") is evidence, not personal data.
             return canonical[:120]
+        case Category.UNDETERMINED_CONTENT:
+            # Connection metadata (server name, byte counts, JA4), not personal data.
+            return canonical[:300]
         case Category.CREDENTIALS:
             # Only the kind ("password", "bearer token"): no character of a secret, not even
             # its length, since canonical holds just "kind|sha256".

@@ -232,3 +232,43 @@ Index(None, findings.c.category, findings.c.violation, findings.c.id)
 Index(None, findings.c.host, findings.c.violation, findings.c.id)
 # "Which VINs went to China": the pair officials ask for most, counted from the index alone.
 Index(None, findings.c.country, findings.c.category, findings.c.violation, findings.c.id)
+CONNECTION_CONTENT = ("read", "undetermined")
+
+# One TCP connection (or UDP association) of a session: where it went, how many
+# bytes each way, and whether the proxy could read them. A connection the proxy
+# forwarded without opening its TLS (pinning, client certificate, operator list)
+# is content "undetermined": a transfer to that country whose content is unknown,
+# fingerprinted by its ClientHello. Decryption coverage is computed from here.
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("transport", String(8), nullable=False),
+    Column("content", String(16), nullable=False),
+    # Why the content could not be read ("client rejected the interception certificate").
+    Column("reason", Text),
+    Column("client_ip", String(45)),
+    # The device that made the connection, from the audit Wi-Fi's DHCP lease.
+    Column("client_mac", String(17)),
+    Column("client_name", String(255)),
+    Column("host", String(255)),
+    Column("sni", String(255)),
+    Column("ip", String(45)),
+    Column("port", Integer),
+    Column("country", String(2)),
+    Column("geo_confidence", String(8)),
+    Column("bytes_up", BigInteger, nullable=False, default=0),
+    Column("bytes_down", BigInteger, nullable=False, default=0),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("alpn", String(255)),
+    Column("ja3", Text),
+    Column("ja3_md5", String(32)),
+    Column("ja4", String(64)),
+    UniqueConstraint("run_id", "flow_id"),
+    CheckConstraint(_in("content", CONNECTION_CONTENT), name="content"),
+    Index(None, "run_id", "host"),
+    Index(None, "ja4"),
+)

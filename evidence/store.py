@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     Insert,
     Table,
+    case,
     create_engine,
     event,
     func,
@@ -35,6 +36,7 @@ from sqlalchemy.pool import StaticPool
 
 from shekara.audit.model import Category, Finding, Note
 from shekara.evidence import chain, migrations, schema
+from shekara.evidence.connections import ConnectionRecord, Coverage
 from shekara.evidence.rows import (
     RunRecord,
     StoredFinding,
@@ -514,6 +516,125 @@ class FindingStore:
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).mappings().all()
         return [row_to_note(row) for row in rows]
+
+    def register_vehicle(
+        self, vin_hash: str, vin_preview: str, make: str | None, model: str | None
+    ) -> int:
+        """The id of the vehicle with this VIN hash, registered now if new."""
+        v = schema.vehicles.c
+        with self.engine.begin() as conn:
+            found = conn.execute(select(v.id).where(v.vin_hash == vin_hash)).scalar()
+            if found is not None:
+                conn.execute(
+                    update(schema.vehicles)
+                    .where(v.id == found)
+                    .values(make=make or None, model=model or None)
+                )
+                return int(found)
+            result = conn.execute(
+                schema.vehicles.insert().values(
+                    vin_hash=vin_hash,
+                    vin_preview=vin_preview,
+                    make=make,
+                    model=model,
+                    created_at=time.time(),
+                )
+            )
+            (vehicle_id,) = result.inserted_primary_key or (None,)
+        if vehicle_id is None:
+            raise StoreError("the database returned no id for the new vehicle")
+        return int(vehicle_id)
+
+    def describe_session(
+        self, run_id: int, vehicle_id: int | None, firmware: str | None, scenario: str | None
+    ) -> None:
+        """Ties a run to the vehicle under test, its firmware and the scenario driven."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schema.runs)
+                .where(schema.runs.c.id == run_id)
+                .values(vehicle_id=vehicle_id, firmware=firmware, scenario=scenario)
+            )
+
+    def add_marker(self, run_id: int, label: str, at: float | None = None) -> int:
+        """Timestamps what the engineer did ("navigation to Astana") within a run."""
+        with self.engine.begin() as conn:
+            self._lock_run(conn, run_id)
+            result = conn.execute(
+                schema.markers.insert().values(
+                    run_id=run_id, label=label, at=time.time() if at is None else at
+                )
+            )
+            (marker_id,) = result.inserted_primary_key or (None,)
+        return int(marker_id or 0)
+
+    def markers(self, run_id: int) -> list[tuple[float, str]]:
+        """A run's markers as (time, label), in time order."""
+        m = schema.markers.c
+        stmt = select(m.at, m.label).where(m.run_id == run_id).order_by(m.at, m.id)
+        with self.engine.connect() as conn:
+            return [(float(r.at), str(r.label)) for r in conn.execute(stmt)]
+
+    def add_connections(self, run_id: int, records: Sequence[ConnectionRecord]) -> None:
+        """Store connection records; one a flow and run, repeats skipped."""
+        rows = [r.to_row(run_id) for r in records]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self._insert_ignoring_duplicates(schema.connections), rows)
+
+    def query_connections(
+        self, run_id: int, *, content: str | None = None, limit: int = 1000
+    ) -> list[ConnectionRecord]:
+        """A run's connection records, in the order they were stored."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be within 1..{MAX_LIMIT}, not {limit}")
+        c = schema.connections.c
+        stmt = select(schema.connections).where(c.run_id == run_id).order_by(c.id).limit(limit)
+        if content is not None:
+            stmt = stmt.where(c.content == content)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        fields = ConnectionRecord.__dataclass_fields__
+        return [ConnectionRecord(**{k: row[k] for k in fields}) for row in rows]
+
+    def coverage(self, run_id: int) -> tuple[Coverage, list[Coverage]]:
+        """Decryption coverage of a run: (whole run, per host by bytes, most first).
+
+        The share is of bytes whose content the proxy read (decrypted TLS,
+        plain HTTP, raw TCP it decoded) among all bytes it forwarded.
+        """
+        c = schema.connections.c
+        size = c.bytes_up + c.bytes_down
+        read = func.coalesce(func.sum(case((c.content == "read", size), else_=0)), 0)
+        undetermined = func.coalesce(func.sum(case((c.content == "read", 0), else_=1)), 0)
+        cols = (
+            func.coalesce(func.sum(size), 0).label("total"),
+            read.label("read"),
+            func.count().label("n"),
+            undetermined.label("undetermined"),
+        )
+        with self.engine.connect() as conn:
+            whole = conn.execute(select(*cols).where(c.run_id == run_id)).one()
+            per_host = conn.execute(
+                select(c.host, *cols)
+                .where(c.run_id == run_id)
+                .group_by(c.host)
+                .order_by(func.sum(size).desc(), c.host)
+            ).all()
+
+        def cov(host: str | None, r: Any) -> Coverage:
+            return Coverage(host, int(r.total), int(r.read), int(r.n), int(r.undetermined))
+
+        return cov(None, whole), [cov(r.host, r) for r in per_host]
+
+    def attributed_share(self, run_id: int) -> tuple[int, int]:
+        """(connections whose destination was attributed with high confidence, all connections)."""
+        c = schema.connections.c
+        high = func.coalesce(func.sum(case((c.geo_confidence == "high", 1), else_=0)), 0)
+        stmt = select(high.label("high"), func.count().label("n")).where(c.run_id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).one()
+        return int(row.high), int(row.n)
 
     def count_notes(self, run_id: int | None = None) -> int:
         """How many notes a run (or the whole store) holds."""

@@ -14,7 +14,18 @@ from pathlib import Path
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
-from shekara.proxy import apikeycmd, dbcmd, diffcmd, replaycmd, reportcmd, retentioncmd, verifycmd
+from shekara.proxy import (
+    apikeycmd,
+    cacmd,
+    dbcmd,
+    diffcmd,
+    replaycmd,
+    reportcmd,
+    retentioncmd,
+    sessioncmd,
+    verifycmd,
+    wificmd,
+)
 from shekara.proxy.keys import shekara_home
 
 log = logging.getLogger("shekara")
@@ -102,10 +113,20 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     from mitmproxy import options
     from mitmproxy.tools.dump import DumpMaster
 
-    from shekara.proxy import pipeline
+    from shekara.proxy import pipeline, session
+    from shekara.proxy.modes import mode_specs
 
     _check_proto(args)
+    modes = mode_specs(args.mode or ["regular"])
     home = shekara_home()
+    active = session.active(home)
+    if active is not None and active.db != args.db:
+        print(
+            f"shekara: session {active.run_id} records into {active.db}; run the proxy with "
+            "that --db, or stop the session first",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     ctx = pipeline.build(
         args.db,
         "proxy",
@@ -114,18 +135,35 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         spool_dir=Path(args.spool) if args.spool else home / "spool",
         spool_max_bytes=int(args.spool_max_mb * 1024 * 1024),
         status_path=Path(args.status_file) if args.status_file else home / "status.json",
+        live=True,
+        run_id=active.run_id if active is not None else None,
+        known=active.known_values() if active is not None else None,
+        track=active.drive_track() if active is not None else None,
+        dhcp_leases=Path(args.dhcp_leases) if args.dhcp_leases else None,
     )
     confdir = shekara_home() / "mitmproxy"
     confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     raw_file = ctx.keep_flows(home / "evidence") if args.keep_flows else None
+    capture = None
+    if args.capture:
+        from shekara.proxy.capture import CaptureError, SessionCapture
+
+        capture = SessionCapture(home / "evidence", ctx.run_id, args.capture_interface)
+        try:
+            capture.start()
+        except CaptureError as e:
+            ctx.close(0, "failed", str(e), finish=active is None)
+            print(f"shekara: {e}", file=sys.stderr)
+            return EXIT_ERROR
 
     async def run() -> None:
         opts = options.Options(
             listen_host=args.listen_host,
-            listen_port=args.listen_port,
-            mode=["regular"],
+            mode=modes,
             confdir=str(confdir),
         )
+        if args.listen_port is not None:
+            opts.update(listen_port=args.listen_port)
         m = DumpMaster(opts, with_termlog=True, with_dumper=False)
         if raw_file is not None:
             # mitmproxy's own saver writes the flows; the file was created 0600.
@@ -133,11 +171,15 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         m.addons.add(*ctx.addons)
         if args.proto:
             m.options.update(shekara_proto=args.proto)
+        m.options.update(shekara_passthrough=args.passthrough, shekara_intercept=args.intercept)
+        if args.upstream_ca:
+            m.options.update(ssl_verify_upstream_trusted_ca=args.upstream_ca)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, m.shutdown)
+        where = f"{args.listen_host}:{args.listen_port}" if args.listen_port else args.listen_host
         print(
-            f"shekara proxy listening on {args.listen_host}:{args.listen_port}, run {ctx.run_id}",
+            f"shekara proxy ({', '.join(modes)}) listening on {where}, run {ctx.run_id}",
             file=sys.stderr,
             flush=True,
         )
@@ -146,7 +188,12 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run())
     finally:
-        ctx.close(0, "completed")
+        if capture is not None:
+            written = capture.stop()
+            if written is not None:
+                print(f"packet capture (TLS keys embedded): {written}", file=sys.stderr)
+        # A session's run stays open across proxy restarts: 'shekara session stop' closes it.
+        ctx.close(0, "completed", finish=active is None)
     return EXIT_OK
 
 
@@ -236,9 +283,60 @@ def build_parser() -> argparse.ArgumentParser:
     replaycmd.add_arguments(r)
     r.set_defaults(func=cmd_replay)
 
-    x = sub.add_parser("proxy", help="run the auditing proxy (regular mode)")
+    x = sub.add_parser("proxy", help="run the auditing proxy")
+    x.add_argument(
+        "--mode",
+        action="append",
+        default=[],
+        metavar="MODE",
+        help="transparent (audit Wi-Fi gateway), wireguard, regular, socks5 or dns, with an "
+        "optional @PORT (e.g. dns@5353); repeat to run several at once (default: regular)",
+    )
     x.add_argument("--listen-host", default="127.0.0.1")
-    x.add_argument("--listen-port", type=int, default=8080)
+    x.add_argument(
+        "--listen-port",
+        type=int,
+        default=None,
+        help="port of every mode given without @PORT (default: the mode's own, 8080 for "
+        "regular and transparent)",
+    )
+    x.add_argument(
+        "--passthrough",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="regular expression on a host name or IP whose TLS is never opened (repeatable)",
+    )
+    x.add_argument(
+        "--intercept",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="regular expression on a host name or IP never switched to passthrough after "
+        "a TLS failure (repeatable)",
+    )
+    x.add_argument(
+        "--capture",
+        action="store_true",
+        help="record every packet beside the proxy (tcpdump) into $SHEKARA_HOME/evidence/"
+        "run-<id>.pcapng with the TLS keys of decrypted connections embedded (mode 0600; "
+        "holds personal data in the clear, like --keep-flows)",
+    )
+    x.add_argument("--capture-interface", default="any", help="interface tcpdump records")
+    x.add_argument(
+        "--dhcp-leases",
+        default=None,
+        metavar="FILE",
+        help="dnsmasq lease file of the audit Wi-Fi: connections are attributed to the "
+        "device (MAC address, DHCP host name) holding the client address",
+    )
+    x.add_argument(
+        "--upstream-ca",
+        default=None,
+        metavar="PEM",
+        help="CA certificate(s) trusted for the servers the device talks to, besides the "
+        "system's (a test bench's own CA)",
+    )
     x.add_argument(
         "--keep-flows",
         action="store_true",
@@ -288,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     reportcmd.register(sub, default_db_url)
     apikeycmd.register(sub, default_db_url)
     diffcmd.register(sub, default_db_url)
+    sessioncmd.register(sub, default_db_url)
+    cacmd.register(sub, default_db_url)
+    wificmd.register(sub, default_db_url)
     return p
 
 

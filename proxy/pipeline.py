@@ -13,16 +13,20 @@ from sqlalchemy import select
 
 from shekara import __version__
 from shekara.addons import Sink, pipeline
+from shekara.audit.drivetrack import DriveTrack
+from shekara.audit.knownvalues import KnownValues
 from shekara.audit.model import Note
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
 from shekara.evidence import raw, schema
+from shekara.evidence.connections import ConnectionLog
 from shekara.evidence.pending import PendingRuns
 from shekara.evidence.spool import DEFAULT_MAX_BYTES, Spool, SpoolRuns
 from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
 from shekara.evidence.writer import SpooledWriter, StoreWriter, is_transient
 from shekara.geo.locate import Locator
 from shekara.proxy.keys import hashing_key, station_key
+from shekara.proxy.leases import LeaseBook
 from shekara.proxy.pcapflows import Remark
 from shekara.rulesets.loader import Ruleset, load_ruleset
 
@@ -96,13 +100,18 @@ class Context:
         finally:
             self.locator.close()
 
-    def close(self, flows_read: int, status: str, error: str | None = None) -> None:
+    def close(
+        self, flows_read: int, status: str, error: str | None = None, *, finish: bool = True
+    ) -> None:
+        """Drain the writer and close the run (``finish=False``: a session keeps it open)."""
         stored_all = False
         try:
             stored_all = self.writer.close()
         finally:
             try:
-                run_id = self._closable_run_id() if self.spool_runs is None or stored_all else None
+                run_id = None
+                if finish and (self.spool_runs is None or stored_all):
+                    run_id = self._closable_run_id()
                 if run_id is not None:
                     self.store.finish_run(
                         run_id,
@@ -112,8 +121,8 @@ class Context:
                         key=self.signing_key,
                         raw_evidence_sha256=self._raw_sha256(),
                     )
-                if self.spool_runs is not None and run_id is not None:
-                    self.spool_runs.closed([run_id])
+                if self.spool_runs is not None and stored_all and (run_id or not finish):
+                    self.spool_runs.closed([r for r in (self.run_id, run_id) if r is not None])
                 elif self.spool_runs is not None:
                     # Its chain is not complete yet: the next start delivers the rest, then
                     # closes the run as interrupted.
@@ -189,7 +198,11 @@ def build(
     spool_dir: Path | None = None,
     spool_max_bytes: int = DEFAULT_MAX_BYTES,
     status_path: Path | None = None,
+    live: bool = False,
     run_id: int | None = None,
+    known: KnownValues | None = None,
+    dhcp_leases: Path | None = None,
+    track: DriveTrack | None = None,
 ) -> Context:
     """The addons and their collaborators for one run.
 
@@ -257,7 +270,18 @@ def build(
         )
     else:
         writer = StoreWriter(store)
-    addons = pipeline(locator, judge, writer, run_id, sinks)
+    connections = ConnectionLog(store, run_id) if live else None
+    addons = pipeline(
+        locator,
+        judge,
+        writer,
+        run_id,
+        sinks,
+        connections,
+        known,
+        leases=LeaseBook(dhcp_leases),
+        track=track,
+    )
     return Context(
         store,
         writer,

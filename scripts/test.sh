@@ -5,6 +5,7 @@
 # SHEKARA_TEST_PG_URL set by the caller points the tests at another server,
 # which is then neither started nor stopped here. Otherwise the server is
 # stopped at the end by the last test run that used it (runs may overlap).
+# Installs iproute2 and nftables when missing (scripts/netns-tools.sh).
 # Fails when PostgreSQL cannot be installed or started: the PostgreSQL half of
 # the suite is never skipped. Exits with pytest's own status.
 set -euo pipefail
@@ -37,6 +38,8 @@ fi
 # The dashboard's browser test drives Debian's chromium; a failure to install
 # it is reported here and by that test, never skipped.
 "$ROOT/scripts/chromium.sh" || true
+# The live tests build network namespaces with ip and nft.
+"$ROOT/scripts/netns-tools.sh"
 
 set +e
 "$VENV/bin/python" -m pytest "$@"

@@ -265,7 +265,8 @@ def test_planted_media_files_are_well_formed(generated: Path, name: str) -> None
 def test_sample_covers_every_category_and_both_verdicts(generated: Path) -> None:
     flows = load_manifest(generated, "sample")["flows"]
     cats = {f["category"] for e in flows.values() for f in e["findings"]}
-    assert cats == {c.value for c in Category}
+    # Undetermined content is a live connection passed through unopened: no capture has it.
+    assert cats == {c.value for c in Category} - {Category.UNDETERMINED_CONTENT.value}
     violations = {f["violation"] for e in flows.values() for f in e["findings"]}
     assert violations == {True, False}
     assert {e["country"] for e in flows.values()} == {"KZ", "CN", "DE", "RU", None}

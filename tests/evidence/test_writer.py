@@ -348,7 +348,9 @@ def test_spooled_a_record_refused_for_good_is_quarantined(tmp_path: Path) -> Non
     writer.submit(1, _findings(1, "b"), timeout=5)
     assert writer.flush(timeout=5)
     assert writer.close(timeout=5)
-    assert sorted(sink.rows) == [(1, "a0"), (1, "b0")]
+    # When "a" and "bad" share a batch, the refused batch is retried record by record, so
+    # the fake sees "a" twice; the real store skips the repeat (its dedup key).
+    assert sorted(set(sink.rows)) == [(1, "a0"), (1, "b0")]
     assert writer.stats().rejected_records == 1
     assert (tmp_path / "spool" / "rejected.spool").stat().st_size > 0
 

@@ -1,0 +1,135 @@
+"""Connection records, decryption coverage, vehicles and markers in the store (both back ends)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from shekara.evidence.connections import READ, UNDETERMINED, ConnectionLog, ConnectionRecord
+from shekara.evidence.store import FindingStore, UnknownRunError
+
+
+def rec(
+    flow_id: str, host: str, content: str, up: int, down: int, **kw: object
+) -> ConnectionRecord:
+    return ConnectionRecord(
+        flow_id=flow_id,
+        transport="tcp",
+        content=content,
+        started_at=1_700_000_000.0,
+        ended_at=1_700_000_010.0,
+        host=host,
+        bytes_up=up,
+        bytes_down=down,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_coverage_per_run_and_host(store: FindingStore) -> None:
+    run = store.start_run("proxy")
+    other = store.start_run("proxy")
+    store.add_connections(
+        run,
+        [
+            rec("a", "API.example.cn", READ, 100, 900, country="cn"),
+            rec("b", "api.example.cn", READ, 50, 50),
+            rec("c", "pinned.example.cn", UNDETERMINED, 3000, 7000, ja4="t13d1516h2_x_y"),
+            rec("d", "tracker.example.kz", READ, 400, 0),
+        ],
+    )
+    store.add_connections(other, [rec("a", "elsewhere.example", UNDETERMINED, 5, 5)])
+    whole, per_host = store.coverage(run)
+    assert (whole.bytes_total, whole.bytes_read, whole.connections) == (11_500, 1_500, 4)
+    assert whole.undetermined_connections == 1
+    assert whole.share_read == pytest.approx(1_500 / 11_500)
+    assert [(c.host, c.bytes_total, c.share_read) for c in per_host] == [
+        ("pinned.example.cn", 10_000, 0.0),
+        ("api.example.cn", 1_100, 1.0),
+        ("tracker.example.kz", 400, 1.0),
+    ]
+    stored = {c.flow_id: c for c in store.query_connections(run)}
+    assert stored["a"].host == "api.example.cn" and stored["a"].country == "CN"
+    assert [c.flow_id for c in store.query_connections(run, content=UNDETERMINED)] == ["c"]
+    assert stored["c"].ja4 == "t13d1516h2_x_y"
+
+
+def test_a_repeated_record_is_stored_once(store: FindingStore) -> None:
+    run = store.start_run("proxy")
+    store.add_connections(run, [rec("a", "h.example", READ, 1, 2)])
+    store.add_connections(
+        run, [rec("a", "h.example", READ, 1, 2), rec("b", "h.example", READ, 3, 4)]
+    )
+    assert [c.flow_id for c in store.query_connections(run)] == ["a", "b"]
+
+
+def test_no_bytes_is_unknown_coverage_not_full(store: FindingStore) -> None:
+    run = store.start_run("proxy")
+    whole, per_host = store.coverage(run)
+    assert whole.bytes_total == 0 and whole.share_read is None and per_host == []
+
+
+def test_connection_log_writes_in_the_background(store: FindingStore) -> None:
+    run = store.start_run("proxy")
+    log = ConnectionLog(store, run, batch=7)
+    for i in range(50):
+        log.add(rec(f"f{i}", "h.example", READ, i, i))
+    log.close()
+    assert log.stored == 50 and log.dropped == 0
+    assert len(store.query_connections(run)) == 50
+
+
+def test_connection_log_counts_what_the_store_refused(store: FindingStore) -> None:
+    log = ConnectionLog(store, 999_999)  # no such run: the foreign key refuses
+    log.add(rec("x", "h.example", READ, 1, 1))
+    log.close()
+    assert log.dropped + log.stored == 1
+
+
+def test_connection_log_never_blocks_when_full() -> None:
+    class Slow:
+        def __init__(self) -> None:
+            self.release = threading.Event()
+
+        def add_connections(self, run_id: int, records: object) -> None:
+            self.release.wait(5)
+
+    sink = Slow()
+    log = ConnectionLog(sink, 1, max_pending=3, batch=1)
+    t0 = time.monotonic()
+    for i in range(20):
+        log.add(rec(f"f{i}", "h", READ, 1, 1))
+    assert time.monotonic() - t0 < 1.0
+    assert log.dropped >= 15
+    sink.release.set()
+    log.close()
+
+
+def test_vehicle_registration_and_session_description(store: FindingStore) -> None:
+    v1 = store.register_vehicle("h" * 64, "LSV************94", "Chery", "Tiggo 8")
+    assert store.register_vehicle("h" * 64, "LSV************94", "Chery", "Tiggo 8 Pro") == v1
+    v2 = store.register_vehicle("g" * 64, "XTA************01", "Lada", "Vesta")
+    assert v2 != v1
+    run = store.start_run("proxy")
+    store.describe_session(run, v1, "TBOX 2.4.1", "idle, then navigation")
+    from shekara.evidence import schema
+
+    with store.engine.connect() as conn:
+        row = conn.execute(schema.runs.select().where(schema.runs.c.id == run)).one()
+        vehicle = conn.execute(schema.vehicles.select().where(schema.vehicles.c.id == v1)).one()
+    assert (row.vehicle_id, row.firmware, row.scenario) == (
+        v1,
+        "TBOX 2.4.1",
+        "idle, then navigation",
+    )
+    assert vehicle.model == "Tiggo 8 Pro"
+
+
+def test_markers_in_time_order(store: FindingStore) -> None:
+    run = store.start_run("proxy")
+    store.add_marker(run, "voice assistant", at=20.0)
+    store.add_marker(run, "navigation to Astana", at=10.0)
+    assert store.markers(run) == [(10.0, "navigation to Astana"), (20.0, "voice assistant")]
+    with pytest.raises(UnknownRunError):
+        store.add_marker(424242, "nowhere")
