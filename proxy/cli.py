@@ -51,6 +51,8 @@ def finding_json(f: Finding) -> dict[str, object]:
         "country": d.country,
         "geo_source": d.geo_source,
         "geo_build": d.geo_build,
+        "geo_confidence": d.confidence.value,
+        "cdn": d.cdn,
         "verdict": f.verdict.value,
         "violation": f.violation,
         "rule": f.rule_id,
