@@ -152,3 +152,17 @@ class TcpProbe:
                 took = (time.perf_counter() - start) * 1000
             best = took if best is None else min(best, took)
         return best
+
+
+def parse_station(text: str | None) -> tuple[float, float]:
+    """``"43.24,76.89"`` → (latitude, longitude); empty means Almaty."""
+    if not text:
+        return ALMATY
+    try:
+        lat_s, lon_s = text.split(",")
+        lat, lon = float(lat_s), float(lon_s)
+    except ValueError:
+        raise ValueError(f"station location {text!r} is not 'latitude,longitude'") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"station location {text!r} is out of range")
+    return lat, lon

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
-from shekara.proxy import dbcmd, retentioncmd, verifycmd
+from shekara.proxy import dbcmd, geocmd, retentioncmd, verifycmd
 from shekara.proxy.keys import shekara_home
 
 log = logging.getLogger("shekara")
@@ -304,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     retentioncmd.register(sub, default_db_url)
     dbcmd.register(sub, default_db_url)
     verifycmd.register(sub, default_db_url)
+    geocmd.register(sub, default_db_url)
     return p
 
 
