@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,8 +34,7 @@ class _Catalogue(BaseModel):
     providers: list[_Provider]
 
 
-@dataclass(frozen=True, slots=True)
-class CdnMatch:
+class CdnMatch(NamedTuple):
     """Which provider, and what matched: ``range 104.16.0.0/13``, ``name x.cloudfront.net``."""
 
     provider: str

@@ -25,8 +25,7 @@ Stated once, here, and in the README:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shekara.audit.model import Confidence
 
@@ -37,15 +36,13 @@ RULE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
+class Vote(NamedTuple):
     source: str
     build: str
     country: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     country: str | None
     confidence: Confidence
     disputed: bool

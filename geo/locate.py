@@ -16,11 +16,10 @@ talks to few servers many times.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from shekara.audit.model import Destination
 from shekara.geo.cdn import CdnCatalogue, CdnMatch
@@ -29,7 +28,7 @@ from shekara.geo.dnsquery import DnsLookup
 from shekara.geo.mmdb import GeoAnswer, GeoSource, MmdbSource, embedded_city_path
 from shekara.geo.names import AUDIT_RESOLUTION, NameBook, normalise_name
 from shekara.geo.overrides import OverrideIndex, override_evidence
-from shekara.geo.ranges import Address
+from shekara.geo.ranges import Address, is_global, parse
 from shekara.geo.rtt import ALMATY, TcpProbe, check, claim_for
 from shekara.rulesets.schema import Override
 
@@ -38,14 +37,22 @@ log = logging.getLogger(__name__)
 EMBEDDED_NAME = "GeoLite2-City (embedded)"
 CDN_NOTE = "the country is that of a CDN/anycast edge, not where the data is stored"
 
-# (addr or None, location answers (None = miss), ASN answer, CDN by range/ASN, private)
-_IpPart = tuple[
-    Address | None,
-    tuple[tuple[GeoSource, GeoAnswer | None], ...],
-    GeoAnswer | None,
-    CdnMatch | None,
-    bool,
-]
+
+class IpAnswer(NamedTuple):
+    """Everything the offline sources say about one IP, and their consensus without names.
+
+    Cached per IP: the part of a destination that depends on the IP alone. It
+    holds strings, numbers and tuples only, so the garbage collector can stop
+    tracking cached entries (a cache of live objects costs every collection).
+    """
+
+    ip: str
+    addr: Address | None
+    private: bool
+    answers: tuple[GeoAnswer, ...]  # one per location source; country None: no record
+    asn: GeoAnswer | None
+    cdn: CdnMatch | None  # by range or ASN
+    votes: tuple[Vote, ...]
 
 
 class Locator:
@@ -68,7 +75,8 @@ class Locator:
         self.names = names if names is not None else NameBook()
         self.station = station
         self.probe = probe
-        self._ip_part = functools.lru_cache(maxsize=cache_size)(self._lookup_ip)
+        self.cache_size = cache_size
+        self._ips: dict[str, IpAnswer] = {}
         self._destination = functools.lru_cache(maxsize=cache_size)(self._build)
 
     @classmethod
@@ -122,26 +130,38 @@ class Locator:
         known = len(self.names.names(ip)) if ip else 0
         return self._destination(host, ip, port, sni, tls, known)
 
-    def _lookup_ip(self, ip: str) -> _IpPart:
-        try:
-            addr: Address | None = ipaddress.ip_address(ip)
-        except ValueError:
-            addr = None
-        if addr is not None and not addr.is_global:
-            return addr, (), None, None, True
-        answers = tuple((s, s.lookup(ip)) for s in self.location_sources)
+    def lookup(self, ip: str) -> IpAnswer:
+        """The sources' answers for one IP (cached)."""
+        got = self._ips.get(ip)
+        if got is None:
+            if len(self._ips) >= self.cache_size:
+                self._ips.clear()  # a bounded cache; traffic's servers come back at once
+            got = self._ips[ip] = self._lookup_ip(ip)
+        return got
+
+    def _lookup_ip(self, ip: str) -> IpAnswer:
+        addr = parse(ip)
+        if addr is not None and not is_global(addr):
+            return IpAnswer(ip, addr, True, (), None, None, ())
+        answers: list[GeoAnswer] = []
+        votes: list[Vote] = []
+        for s in self.location_sources:
+            a = s.lookup(ip) or GeoAnswer(s.name, s.build)
+            answers.append(a)
+            if a.country:
+                votes.append(Vote(a.source, a.build, a.country))
         asn: GeoAnswer | None = None
         for s in self.asn_sources:
-            a = s.lookup(ip)
-            if a is not None and a.asn:
-                asn = a
+            got = s.lookup(ip)
+            if got is not None and got.asn:
+                asn = got
                 break
         cdn = None
         if self.cdn is not None:
             cdn = (self.cdn.by_address(addr) if addr is not None else None) or self.cdn.by_asn(
                 asn.asn if asn else None
             )
-        return addr, answers, asn, cdn, False
+        return IpAnswer(ip, addr, False, tuple(answers), asn, cdn, tuple(votes))
 
     def _build(
         self,
@@ -165,9 +185,9 @@ class Locator:
         if tls is not None and any(tls):
             evidence.append({"kind": "tls", "subject_org": tls[0], "issuer_org": tls[1]})
         if not ip:
-            return self._finish(host, None, port, sni, evidence, names, None, None, (), rtt_ms)
-        addr, answers, asn, cdn, private = self._ip_part(ip)
-        if private:
+            return self._finish(host, None, port, sni, evidence, names, None, rtt_ms)
+        facts = self.lookup(ip)
+        if facts.private:
             evidence.append(decide((), private=True).evidence())
             return Destination(
                 host=host,
@@ -177,7 +197,7 @@ class Locator:
                 private=True,
                 evidence=tuple(evidence),
             )
-        return self._finish(host, ip, port, sni, evidence, names, addr, asn, answers, rtt_ms, cdn)
+        return self._finish(host, ip, port, sni, evidence, names, facts, rtt_ms)
 
     def _name_evidence(
         self, host: str | None, ip: str | None, sni: str | None
@@ -212,14 +232,16 @@ class Locator:
         port: int | None,
         sni: str | None,
         evidence: list[dict[str, Any]],
-        names: Iterable[str],
-        addr: Address | None,
-        asn: GeoAnswer | None,
-        answers: tuple[tuple[GeoSource, GeoAnswer | None], ...],
+        names: list[str],
+        facts: IpAnswer | None,
         rtt_ms: float | None,
-        cdn: CdnMatch | None = None,
     ) -> Destination:
-        names = list(dict.fromkeys(names))
+        addr = facts.addr if facts else None
+        asn = facts.asn if facts else None
+        answers = facts.answers if facts else ()
+        cdn = facts.cdn if facts else None
+        if len(names) > 1:
+            names = list(dict.fromkeys(names))
         override_votes: list[Vote] = []
         if self.overrides:
             hit = self.overrides.by_address(addr)
@@ -230,13 +252,14 @@ class Locator:
                 override_votes.append(
                     Vote(f"override {o.id}", o.verified_on.isoformat(), o.country)
                 )
-        db_votes: list[Vote] = []
-        for s, a in answers:
-            if a is None or a.country is None:
-                evidence.append({"kind": "mmdb", "source": s.name, "build": s.build, "miss": True})
-                continue
-            db_votes.append(Vote(a.source, a.build, a.country))
-            evidence.append(_answer_evidence(a))
+        db_votes = facts.votes if facts else ()
+        for a in answers:
+            if a.country is None:
+                evidence.append(
+                    {"kind": "mmdb", "source": a.source, "build": a.build, "miss": True}
+                )
+            else:
+                evidence.append(_answer_evidence(a))
         if asn is not None:
             evidence.append(
                 {
@@ -248,7 +271,7 @@ class Locator:
                     "network": asn.network,
                 }
             )
-        if cdn is None and self.cdn is not None:
+        if cdn is None and self.cdn is not None and names:
             cdn = self.cdn.by_names(names)
         if cdn is not None:
             evidence.append(
@@ -278,7 +301,7 @@ class Locator:
         city = None
         if decision.country and not override_votes:
             city = next(
-                (a.city for _, a in answers if a and a.country == decision.country and a.city),
+                (a.city for a in answers if a.country == decision.country and a.city),
                 None,
             )
         return Destination(
@@ -302,15 +325,11 @@ class Locator:
         self,
         rtt_ms: float,
         decision: Decision,
-        answers: tuple[tuple[GeoSource, GeoAnswer | None], ...],
+        answers: tuple[GeoAnswer, ...],
     ) -> tuple[str, dict[str, Any]] | None:
         assert decision.country is not None
         with_coords = next(
-            (
-                a
-                for _, a in answers
-                if a and a.country == decision.country and a.latitude is not None
-            ),
+            (a for a in answers if a.country == decision.country and a.latitude is not None),
             None,
         )
         claim = claim_for(
@@ -393,11 +412,7 @@ def _deciders(decision: Decision) -> tuple[str | None, str | None]:
 
 
 def _is_ip(s: str) -> bool:
-    try:
-        ipaddress.ip_address(s)
-    except ValueError:
-        return False
-    return True
+    return parse(s) is not None
 
 
 __all__ = ["Locator"]

@@ -19,13 +19,13 @@ geoip2's model objects would cost more than the lookup itself.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import maxminddb
+
+from shekara.geo.ranges import is_global, network_of, parse
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,12 @@ class GeoError(Exception):
     """A database that cannot be opened or is of an unsupported type."""
 
 
-@dataclass(frozen=True, slots=True)
-class GeoAnswer:
-    """What one database said about one IP (``network`` is the prefix its record covers)."""
+class GeoAnswer(NamedTuple):
+    """What one database said about one IP (``network`` is the prefix its record covers).
+
+    A named tuple: one is built per lookup, and a frozen dataclass costs
+    several times more to build than the C lookup itself.
+    """
 
     source: str
     build: str
@@ -44,10 +47,19 @@ class GeoAnswer:
     city: str | None = None
     asn: int | None = None
     org: str | None = None
-    network: str | None = None
+    prefix: int | None = None  # the record's network: ``ip/prefix`` (see ``network``)
     latitude: float | None = None
     longitude: float | None = None
     radius_km: float | None = None
+    ip: str | None = None
+
+    @property
+    def network(self) -> str | None:
+        """The network the record covers, e.g. ``95.56.0.0/20``; built only when shown."""
+        if self.ip is None or self.prefix is None:
+            return None
+        addr = parse(self.ip)
+        return network_of(addr, self.prefix) if addr is not None else None
 
 
 class GeoSource(Protocol):
@@ -105,38 +117,47 @@ class MmdbSource:
             rec, prefix = self._reader.get_with_prefix_len(ip)
         except ValueError:
             return None
-        if not isinstance(rec, dict):
+        if rec.__class__ is not dict:
             return None
-        network = _network(ip, prefix)
         if self.layout == "geoip2":
-            return self._geoip2(rec, network)
+            return self._geoip2(rec, ip, prefix)  # type: ignore[arg-type]
         if self.layout == "asn":
-            asn = rec.get("autonomous_system_number")
+            asn = rec.get("autonomous_system_number")  # type: ignore[union-attr]
             return GeoAnswer(
                 self.name,
                 self.build,
                 asn=asn if isinstance(asn, int) else None,
-                org=_str(rec.get("autonomous_system_organization")),
-                network=network,
+                org=_str(rec.get("autonomous_system_organization")),  # type: ignore[union-attr]
+                prefix=prefix,
+                ip=ip,
             )
-        return self._ipinfo(rec, network)
+        return self._ipinfo(rec, ip, prefix)  # type: ignore[arg-type]
 
-    def _geoip2(self, rec: dict[str, Any], network: str | None) -> GeoAnswer:
-        country = rec.get("country") or {}
-        city = rec.get("city") or {}
-        loc = rec.get("location") or {}
+    def _geoip2(self, rec: dict[str, Any], ip: str, prefix: int) -> GeoAnswer:
+        # The hot path of every lookup: plain dict reads, no helper per field.
+        country = rec.get("country")
+        iso = country.get("iso_code") if country else None
+        city = rec.get("city")
+        names = city.get("names") if city else None
+        loc = rec.get("location")
+        lat = lon = radius = None
+        if loc:
+            lat, lon, radius = loc.get("latitude"), loc.get("longitude"), loc.get("accuracy_radius")
         return GeoAnswer(
             self.name,
             self.build,
-            country=_iso(country.get("iso_code")),
-            city=_str((city.get("names") or {}).get("en")),
-            network=network,
-            latitude=_float(loc.get("latitude")),
-            longitude=_float(loc.get("longitude")),
-            radius_km=_float(loc.get("accuracy_radius")),
+            iso.upper() if iso.__class__ is str and len(iso) == 2 else None,
+            names.get("en") if names else None,
+            None,
+            None,
+            prefix,
+            _float(lat),
+            _float(lon),
+            _float(radius),
+            ip,
         )
 
-    def _ipinfo(self, rec: dict[str, Any], network: str | None) -> GeoAnswer:
+    def _ipinfo(self, rec: dict[str, Any], ip: str, prefix: int) -> GeoAnswer:
         asn_text = _str(rec.get("asn")) or ""
         digits = asn_text.upper().removeprefix("AS")
         return GeoAnswer(
@@ -145,7 +166,8 @@ class MmdbSource:
             country=_iso(rec.get("country_code")),
             asn=int(digits) if digits.isdigit() else None,
             org=_str(rec.get("as_name")),
-            network=network,
+            prefix=prefix,
+            ip=ip,
         )
 
     def describe(self) -> dict[str, str]:
@@ -153,13 +175,6 @@ class MmdbSource:
 
     def close(self) -> None:
         self._reader.close()
-
-
-def _network(ip: str, prefix: int) -> str | None:
-    try:
-        return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
-    except ValueError:
-        return None
 
 
 def _str(v: object) -> str | None:
@@ -171,13 +186,12 @@ def _iso(v: object) -> str | None:
 
 
 def _float(v: object) -> float | None:
+    if v is None:
+        return None
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def is_private(ip: str) -> bool:
     """Loopback, RFC 1918, link-local, CGNAT and the like: no country can be claimed."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return not addr.is_global
+    addr = parse(ip)
+    return addr is not None and not is_global(addr)

@@ -182,13 +182,12 @@ def test_override_examples(
     override_id: str, should_match: bool, example: dict[str, object]
 ) -> None:
     """An override 'matches' an example when the index finds it by the example's IP or name."""
-    import ipaddress
-
     from shekara.geo.overrides import OverrideIndex
+    from shekara.geo.ranges import parse
 
     index = OverrideIndex(RULESET.overrides)
     ip = example["ip"]
-    by_ip = index.by_address(ipaddress.ip_address(str(ip))) if ip is not None else None
+    by_ip = index.by_address(parse(str(ip))) if ip is not None else None
     by_name = index.by_names([str(example["host"])]) if example["host"] else []
     found = {o.id for o in ([by_ip] if by_ip else []) + [o for _, o in by_name]}
     assert (override_id in found) is should_match
