@@ -174,9 +174,10 @@ class Locator:
         extra_names: tuple[dict[str, Any], ...] = (),
         ptr: tuple[str, ...] = (),
         rtt_ms: float | None = None,
+        host_how: str = "flow-host",
     ) -> Destination:
         evidence: list[dict[str, Any]] = []
-        name_items = self._name_evidence(host, ip, sni) + list(extra_names)
+        name_items = self._name_evidence(host, ip, sni, host_how) + list(extra_names)
         evidence.extend(name_items)
         names = [n["name"] for n in name_items] + [c for n in name_items for c in n["chain"]]
         names += list(ptr)
@@ -200,14 +201,14 @@ class Locator:
         return self._finish(host, ip, port, sni, evidence, names, facts, rtt_ms)
 
     def _name_evidence(
-        self, host: str | None, ip: str | None, sni: str | None
+        self, host: str | None, ip: str | None, sni: str | None, host_how: str = "flow-host"
     ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
         if host and not _is_ip(host):
             n = normalise_name(host)
             seen.add(n)
-            items.append({"kind": "name", "name": n, "how": "flow-host", "chain": []})
+            items.append({"kind": "name", "name": n, "how": host_how, "chain": []})
         if sni and normalise_name(sni) not in seen:
             n = normalise_name(sni)
             seen.add(n)
@@ -370,14 +371,14 @@ class Locator:
                 self.names.learn(res.cnames, res.addresses, how=AUDIT_RESOLUTION)
                 pairs = [(ip, ()) for ip in dict.fromkeys(ip for _, ip in res.addresses)]
             if not pairs:
-                return [self.locate(host, None, port)]
+                return [self._build(host, None, port, None, None, 0, host_how="asked")]
         out = []
         probe = self.probe or TcpProbe()
         for ip, _ in pairs:
             ptr = dns.ptr(ip) if dns is not None else ()
             rtt_ms = probe.measure(ip, port) if rtt else None
             known = len(self.names.names(ip))
-            out.append(self._build(host, ip, port, None, None, known, (), ptr, rtt_ms))
+            out.append(self._build(host, ip, port, None, None, known, (), ptr, rtt_ms, "asked"))
         return out
 
     def close(self) -> None:
