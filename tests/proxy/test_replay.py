@@ -268,6 +268,9 @@ def test_operator_geoip_setting_changes_the_country(tmp_path: Path) -> None:
         r["geo_source"] == "disputed: GeoLite2-City (newer.mmdb)=KZ, GeoLite2-City (embedded)=CN"
         for r in moved
     )
+    # Shown apart after the summary, so nobody reads the dispute as a firm verdict.
+    assert "geolocation to check" in proc.stderr
+    assert "tsp.example-cn-oem.cn 223.5.5.5: ??, disputed" in proc.stderr
     others = [r for r in rows if r["ip"] == "88.198.0.1"]
     assert others and all(r["geo_source"] == "GeoLite2-City (embedded)" for r in others)
 
