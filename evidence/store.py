@@ -302,8 +302,6 @@ class FindingStore:
         with self.engine.begin() as conn:
             if finding_rows:
                 self._append_to_chain(conn, run_id, finding_rows)
-            elif dest_rows:
-                self._lock_run(conn, run_id)  # UnknownRunError before a destination is kept
             if note_rows:
                 conn.execute(self._insert_ignoring_duplicates(schema.notes), note_rows)
             if dest_rows:

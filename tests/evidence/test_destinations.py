@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from shekara.audit.model import Confidence, Verdict
 from shekara.evidence.rows import destination_rows
@@ -88,5 +89,7 @@ def test_store_keeps_and_refreshes_destinations(store: FindingStore) -> None:
 
 def test_destinations_of_an_unknown_run_are_refused(store: FindingStore) -> None:
     with pytest.raises(UnknownRunError):
+        store.add(999, [build_finding(destination=LOCATED)])
+    with pytest.raises(IntegrityError):  # notes alone: the foreign keys refuse them
         store.add(999, [], [build_note(destination=LOCATED)])
     assert store.query_destinations() == []
