@@ -52,7 +52,6 @@ class IpAnswer(NamedTuple):
     answers: tuple[GeoAnswer, ...]  # one per location source; country None: no record
     asn: GeoAnswer | None
     cdn: CdnMatch | None  # by range or ASN
-    votes: tuple[Vote, ...]
 
 
 class Locator:
@@ -65,7 +64,7 @@ class Locator:
         names: NameBook | None = None,
         station: tuple[float, float] = ALMATY,
         probe: TcpProbe | None = None,
-        cache_size: int = 65536,
+        cache_size: int = 16384,
     ) -> None:
         self.sources = list(sources)
         self.location_sources = [s for s in sources if s.provides_country]
@@ -142,14 +141,8 @@ class Locator:
     def _lookup_ip(self, ip: str) -> IpAnswer:
         addr = parse(ip)
         if addr is not None and not is_global(addr):
-            return IpAnswer(ip, addr, True, (), None, None, ())
-        answers: list[GeoAnswer] = []
-        votes: list[Vote] = []
-        for s in self.location_sources:
-            a = s.lookup(ip) or GeoAnswer(s.name, s.build)
-            answers.append(a)
-            if a.country:
-                votes.append(Vote(a.source, a.build, a.country))
+            return IpAnswer(ip, addr, True, (), None, None)
+        answers = tuple(s.lookup(ip) or GeoAnswer(s.name, s.build) for s in self.location_sources)
         asn: GeoAnswer | None = None
         for s in self.asn_sources:
             got = s.lookup(ip)
@@ -161,7 +154,7 @@ class Locator:
             cdn = (self.cdn.by_address(addr) if addr is not None else None) or self.cdn.by_asn(
                 asn.asn if asn else None
             )
-        return IpAnswer(ip, addr, False, tuple(answers), asn, cdn, tuple(votes))
+        return IpAnswer(ip, addr, False, answers, asn, cdn)
 
     def _build(
         self,
@@ -253,7 +246,7 @@ class Locator:
                 override_votes.append(
                     Vote(f"override {o.id}", o.verified_on.isoformat(), o.country)
                 )
-        db_votes = facts.votes if facts else ()
+        db_votes = [Vote(a.source, a.build, a.country) for a in answers if a.country]
         for a in answers:
             if a.country is None:
                 evidence.append(
