@@ -1,7 +1,9 @@
 """The mitmproxy addons of the audit pipeline, in the one order both proxy and replay use.
 
-attribution → decoding → detection → judgement → recording: each stage is a
-thin adapter from mitmproxy's events to the pure core in ``shekara.audit``.
+naming → attribution → decoding → detection → judgement → recording: each
+stage is a thin adapter from mitmproxy's events to the pure core in
+``shekara.audit`` and ``shekara.geo``. Naming comes first so the names a
+device's DNS answers gave are known when its flows to those IPs are attributed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from shekara.addons.attribution import Attribution
 from shekara.addons.decoding import Decoding
 from shekara.addons.detection import Detection
 from shekara.addons.judgement import Judgement
+from shekara.addons.naming import Naming
 from shekara.addons.recording import Recording, Sink
 from shekara.audit.verdict import Judge
 from shekara.evidence.writer import SpooledWriter, StoreWriter
@@ -26,6 +29,7 @@ def pipeline(
     sinks: Sequence[Sink] = (),
 ) -> list[object]:
     return [
+        Naming(locator.names),
         Attribution(locator),
         Decoding(),
         Detection(),
@@ -34,4 +38,12 @@ def pipeline(
     ]
 
 
-__all__ = ["Attribution", "Decoding", "Detection", "Judgement", "Recording", "pipeline"]
+__all__ = [
+    "Attribution",
+    "Decoding",
+    "Detection",
+    "Judgement",
+    "Naming",
+    "Recording",
+    "pipeline",
+]

@@ -11,17 +11,23 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
-from shekara.proxy import apikeycmd, dbcmd, reportcmd, retentioncmd, verifycmd
+from shekara.proxy import apikeycmd, dbcmd, geocmd, reportcmd, retentioncmd, verifycmd
 from shekara.proxy.keys import shekara_home
+
+if TYPE_CHECKING:
+    from shekara.evidence.store import FindingStore
 
 log = logging.getLogger("shekara")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DAMAGED = 2
+# Destinations listed after a replay as needing a closer look, at most.
+MAX_DOUBTFUL = 50
 
 
 def default_db_url() -> str:
@@ -51,6 +57,8 @@ def finding_json(f: Finding) -> dict[str, object]:
         "country": d.country,
         "geo_source": d.geo_source,
         "geo_build": d.geo_build,
+        "geo_confidence": d.confidence.value,
+        "cdn": d.cdn,
         "verdict": f.verdict.value,
         "violation": f.violation,
         "rule": f.rule_id,
@@ -80,6 +88,25 @@ def print_table(rows: Sequence[tuple[str | None, str | None, str, int]], file=sy
             print("  ".join("-" * w for w in widths), file=file)
     if not rows:
         print("(no cross-border transfers observed)", file=file)
+
+
+def print_doubtful_destinations(store: FindingStore, run_id: int, file=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+    """The run's destinations whose country is disputed, a CDN edge's, or of low confidence.
+
+    Shown apart, so a reader never takes such a verdict for a firm one.
+    """
+    doubtful = [
+        d
+        for d in store.query_destinations(run_id=run_id, limit=10_000)
+        if not d.private and (d.disputed or d.cdn or str(d.confidence) == "low")
+    ]
+    if not doubtful:
+        return
+    print("geolocation to check (shekara geo explain HOST|IP):", file=file)
+    for d in doubtful[:MAX_DOUBTFUL]:
+        why = "disputed" if d.disputed else f"CDN edge ({d.cdn})" if d.cdn else "low confidence"
+        where = d.country or "??"
+        print(f"  {d.host or '-'} {d.ip or '-'}: {where}, {why}", file=file)
 
 
 def _check_proto(args: argparse.Namespace) -> None:
@@ -124,6 +151,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
         if args.format == "table":
             print_table(summary)
+        print_doubtful_destinations(ctx.store, ctx.run_id)
         if result.error:
             print(f"shekara: {result.error}; findings before it were kept", file=sys.stderr)
             status = EXIT_DAMAGED
@@ -318,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     verifycmd.register(sub, default_db_url)
     reportcmd.register(sub, default_db_url)
     apikeycmd.register(sub, default_db_url)
+    geocmd.register(sub, default_db_url)
     return p
 
 
