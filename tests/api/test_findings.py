@@ -16,6 +16,7 @@ from sqlalchemy import select
 from shekara.api.settings import Settings
 from shekara.audit.model import Category, Note, Verdict
 from shekara.evidence import schema
+from shekara.evidence.chain import link_hex
 from shekara.evidence.store import FindingStore
 
 from .conftest import CN, DE, FLEET_VIN, KZ, PLAIN_VIN, build_finding, hash_vin
@@ -53,7 +54,7 @@ def varied(store: FindingStore, fleet: dict[str, int], settings: Settings) -> li
         )
     store.add(run, made, [])
     with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(schema.findings)).mappings()]
+        return [_as_served(r) for r in conn.execute(select(schema.findings)).mappings()]
 
 
 def walk(client: TestClient, path: str, params: dict[str, Any]) -> tuple[list[dict], int]:
@@ -250,7 +251,15 @@ def _stored(store: FindingStore, **where: Any) -> list[dict]:
     for name, value in where.items():
         stmt = stmt.where(getattr(c, name) == value)
     with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(stmt).mappings()]
+        return [_as_served(r) for r in conn.execute(stmt).mappings()]
+
+
+def _as_served(row: Any) -> dict[str, Any]:
+    """A stored row with its chain links as the hex the API serves them in."""
+    out = dict(row)
+    for name in ("record_hash", "prev_hash"):
+        out[name] = link_hex(out[name])
+    return out
 
 
 def test_json_export_matches_the_stored_rows(
