@@ -1,7 +1,9 @@
 """The mitmproxy addons of the audit pipeline, in the one order both proxy and replay use.
 
-attribution → decoding → detection → judgement → recording: each stage is a
-thin adapter from mitmproxy's events to the pure core in ``shekara.audit``.
+naming → attribution → decoding → detection → judgement → recording: each
+stage is a thin adapter from mitmproxy's events to the pure core in
+``shekara.audit`` and ``shekara.geo``. Naming comes first so the names a
+device's DNS answers gave are known when its flows to those IPs are attributed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from shekara.addons.detection import Detection
 from shekara.addons.guard import Failures, Guarded, Stages
 from shekara.addons.judgement import Judgement
 from shekara.addons.knownvalues import KnownValueDetection
+from shekara.addons.naming import Naming
 from shekara.addons.passthrough import Passthrough
 from shekara.addons.recording import Recording, Sink
 from shekara.addons.traffic import Traffic
@@ -50,6 +53,8 @@ def pipeline(
     if connections is not None:
         stages.insert(0, Passthrough(locator, writer, run_id))
         stages.append(Traffic(judge, connections, leases))
+    # Names first: every later stage may ask which names a server was reached under.
+    stages.insert(0, Naming(locator.names))
     failures = failures if failures is not None else Failures()
     return [Stages(stages, failures), Recording(writer, run_id, sinks)]
 
@@ -62,6 +67,7 @@ __all__ = [
     "Guarded",
     "Judgement",
     "KnownValueDetection",
+    "Naming",
     "Passthrough",
     "Recording",
     "Stages",

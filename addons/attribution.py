@@ -43,6 +43,16 @@ def endpoint(f: mflow.Flow) -> tuple[str | None, str | None, int | None, str | N
     return host, ip, port, sni
 
 
+def tls_organisations(f: mflow.Flow) -> tuple[str | None, str | None] | None:
+    """(subject organisation, issuer organisation) of the server's certificate, if intercepted."""
+    certs = f.server_conn.certificate_list
+    if not certs:
+        return None
+    cert = certs[0]
+    issuer = dict(cert.issuer).get("O")
+    return cert.organization, issuer
+
+
 def _is_ip(s: str) -> bool:
     import ipaddress
 
@@ -63,7 +73,7 @@ class Attribution:
         if current is not None and current.ip == ip:
             return
         try:
-            dest = self.locator.locate(host, ip, port, sni)
+            dest = self.locator.locate(host, ip, port, sni, tls_organisations(f))
         except Exception:
             log.exception("geolocation failed for %s (%s)", host, ip)
             dest = Destination(host=host, ip=ip, port=port, sni=sni)

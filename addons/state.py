@@ -9,12 +9,14 @@ as plain serialisable data: saved flows keep their geolocation evidence.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from mitmproxy import flow as mflow
 
-from shekara.audit.model import Confidence, Destination, FlowAnalysis
+from shekara.audit.model import (
+    Destination,
+    FlowAnalysis,
+    destination_from_dict,
+    destination_to_dict,
+)
 
 KEY = "shekara.analysis"
 DEST_KEY = "shekara.destination"
@@ -45,15 +47,13 @@ def destination(f: mflow.Flow) -> Destination | None:
     if not isinstance(d, dict):
         return None
     try:
-        return Destination(**{**d, "confidence": Confidence(d["confidence"])})
+        return destination_from_dict(d)
     except (TypeError, KeyError, ValueError):
         return None  # written by another version: attributed again
 
 
 def set_destination(f: mflow.Flow, d: Destination) -> None:
-    data: dict[str, Any] = dataclasses.asdict(d)
-    data["confidence"] = d.confidence.value
-    f.metadata[DEST_KEY] = data
+    f.metadata[DEST_KEY] = destination_to_dict(d)
 
 
 def forget(f: mflow.Flow) -> None:

@@ -44,6 +44,10 @@ class Verdict(enum.StrEnum):
     CROSS_BORDER = "cross_border"
     DOMESTIC = "domestic"
     UNKNOWN = "unknown"
+    #: The sources disagree on the country (or physics contradicts them): no pick is made.
+    DISPUTED = "disputed"
+    #: A CDN or anycast edge: its country is where the edge is, not where data is stored.
+    CDN_EDGE = "cdn_edge"
 
 
 class Confidence(enum.StrEnum):
@@ -99,7 +103,15 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """Where a flow's bytes went, with the source that decided the country."""
+    """Where a flow's bytes went, with the sources and evidence that decided the country.
+
+    ``evidence`` holds plain JSON-able dicts, one per piece of evidence, each
+    with a ``kind`` (``mmdb``, ``asn``, ``override``, ``name``, ``ptr``,
+    ``tls``, ``rtt``, ``cdn``, ``consensus``); ``disputed`` means the sources
+    (or a physical check) contradict each other and no country was picked;
+    ``cdn`` names the CDN or anycast service whose edge answered, so the
+    country is the edge's and not where the data is stored.
+    """
 
     host: str | None
     ip: str | None
@@ -113,6 +125,45 @@ class Destination:
     geo_build: str | None = None
     confidence: Confidence = Confidence.LOW
     private: bool = False
+    disputed: bool = False
+    cdn: str | None = None
+    evidence: tuple[dict[str, Any], ...] = ()
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The evidence items that state a country: databases and operator overrides."""
+        return [e for e in self.evidence if e.get("kind") in ("mmdb", "override")]
+
+
+def destination_to_dict(d: Destination) -> dict[str, Any]:
+    """Plain JSON-able data (flow metadata, the spool): the inverse of destination_from_dict."""
+    return {
+        "host": d.host,
+        "ip": d.ip,
+        "port": d.port,
+        "sni": d.sni,
+        "country": d.country,
+        "city": d.city,
+        "asn": d.asn,
+        "org": d.org,
+        "geo_source": d.geo_source,
+        "geo_build": d.geo_build,
+        "confidence": str(d.confidence),
+        "private": d.private,
+        "disputed": d.disputed,
+        "cdn": d.cdn,
+        "evidence": [dict(e) for e in d.evidence],
+    }
+
+
+def destination_from_dict(data: dict[str, Any]) -> Destination:
+    """A Destination from ``destination_to_dict`` output, or from an older, shorter form."""
+    return Destination(
+        **{
+            **data,
+            "confidence": Confidence(data["confidence"]),
+            "evidence": tuple(dict(e) for e in data.get("evidence") or ()),
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,14 @@ class Judge:
         return None
 
     def verdict(self, dest: Destination | None) -> Verdict:
-        if dest is None or dest.private or not dest.country:
+        """The destination's verdict; a dispute or a CDN edge is never resolved silently."""
+        if dest is None or dest.private:
+            return Verdict.UNKNOWN
+        if dest.disputed:
+            return Verdict.DISPUTED
+        if dest.cdn:
+            return Verdict.CDN_EDGE
+        if not dest.country:
             return Verdict.UNKNOWN
         return Verdict.DOMESTIC if dest.country == self.home else Verdict.CROSS_BORDER
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -51,6 +51,32 @@ class RunRecord:
     status: str
     error: str | None
     captures: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDestination:
+    """A destination of a run with every source's answer and the other evidence.
+
+    Plain data (JSON-able lists and dicts), ready for an API schema or a report.
+    """
+
+    id: int
+    run_id: int
+    host: str | None
+    ip: str | None
+    sni: str | None
+    country: str | None
+    asn: int | None
+    org: str | None
+    cdn: str | None
+    private: bool
+    disputed: bool
+    confidence: Confidence
+    verdict: Verdict | None
+    sources: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+    first_seen: float
+    last_seen: float
 
 
 class SummaryRow(NamedTuple):
@@ -204,4 +230,71 @@ def row_to_run(row: Mapping[Any, Any]) -> RunRecord:
         status=row["status"],
         error=row["error"],
         captures=row.get("captures"),
+    )
+
+
+def destination_rows(
+    run_id: int, findings: Sequence[Finding], notes: Sequence[Note]
+) -> list[dict[str, Any]]:
+    """One row per (host, ip) among a batch's findings and notes; the latest evidence wins."""
+    rows: dict[str, dict[str, Any]] = {}
+    seen: list[tuple[Destination, float, Verdict | None]] = [
+        (f.destination, f.observed_at, f.verdict) for f in findings
+    ]
+    seen += [(n.destination, n.observed_at, None) for n in notes if n.destination is not None]
+    for dest, at, verdict in seen:
+        if dest.host is None and dest.ip is None:
+            continue
+        host = _hostname(dest.host)
+        key = dedup_key(host or "", dest.ip or "")
+        row = rows.get(key)
+        if row is not None:
+            row["first_seen"] = min(row["first_seen"], at)
+            if at < row["last_seen"]:
+                row["verdict"] = row["verdict"] or (str(verdict) if verdict else None)
+                continue
+        rows[key] = {
+            "run_id": run_id,
+            "dest_key": key,
+            "host": host,
+            "ip": dest.ip,
+            "sni": _hostname(dest.sni),
+            "country": _country(dest.country),
+            "asn": dest.asn,
+            "org": dest.org,
+            "cdn": dest.cdn,
+            "private": dest.private,
+            "disputed": dest.disputed,
+            "confidence": str(dest.confidence),
+            "verdict": str(verdict) if verdict else (row["verdict"] if row else None),
+            "sources": dest.sources(),
+            "evidence": [dict(e) for e in dest.evidence],
+            "first_seen": row["first_seen"] if row else at,
+            "last_seen": at,
+        }
+    return list(rows.values())
+
+
+def row_to_destination(row: Mapping[Any, Any]) -> StoredDestination:
+    def _json(v: Any) -> list[dict[str, Any]]:
+        return list(json.loads(v) if isinstance(v, str) else (v or []))
+
+    return StoredDestination(
+        id=row["id"],
+        run_id=row["run_id"],
+        host=row["host"],
+        ip=row["ip"],
+        sni=row["sni"],
+        country=row["country"],
+        asn=row["asn"],
+        org=row["org"],
+        cdn=row["cdn"],
+        private=bool(row["private"]),
+        disputed=bool(row["disputed"]),
+        confidence=Confidence(row["confidence"]),
+        verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+        sources=_json(row["sources"]),
+        evidence=_json(row["evidence"]),
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
     )

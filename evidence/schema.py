@@ -41,7 +41,7 @@ _Id = BigInteger().with_variant(Integer(), "sqlite")
 
 RUN_KINDS = ("replay", "proxy")
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
-VERDICTS = ("cross_border", "domestic", "unknown")
+VERDICTS = ("cross_border", "domestic", "unknown", "disputed", "cdn_edge")
 CONFIDENCES = ("high", "medium", "low")
 
 
@@ -271,4 +271,38 @@ connections = Table(
     CheckConstraint(_in("content", CONNECTION_CONTENT), name="content"),
     Index(None, "run_id", "host"),
     Index(None, "ja4"),
+)
+
+# Every destination a run's findings and notes went to, with the answer of each
+# geolocation source and all other evidence (names, CNAME chains, ASN, TLS
+# organisations, round trips, CDN), so a verdict can be defended, not only stated.
+# One row per (run, host, ip): ``dest_key`` is sha256 of the pair, because either
+# may be missing and a unique constraint never matches NULLs.
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("dest_key", String(64), nullable=False),
+    Column("host", String(255)),
+    Column("ip", String(45)),
+    Column("sni", String(255)),
+    Column("country", String(2)),
+    Column("asn", BigInteger),
+    Column("org", String(300)),
+    Column("cdn", String(100)),
+    Column("private", Boolean, nullable=False, default=False),
+    Column("disputed", Boolean, nullable=False, default=False),
+    Column("confidence", String(8), nullable=False),
+    # The verdict the run's findings got for it; NULL when only notes went there.
+    Column("verdict", String(16)),
+    Column("sources", JSON, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    UniqueConstraint("run_id", "dest_key"),
+    CheckConstraint(_in("confidence", CONFIDENCES), name="confidence"),
+    CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
+    Index(None, "country"),
+    Index(None, "host"),
 )

@@ -34,7 +34,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shekara.audit.model import Category, Confidence, Destination, Finding, Note, Verdict
+from shekara.audit.model import (
+    Category,
+    Confidence,
+    Destination,
+    Finding,
+    Note,
+    Verdict,
+    destination_from_dict,
+    destination_to_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,24 +87,11 @@ class SpoolRecord:
 
 
 def _destination_to_json(d: Destination) -> dict[str, Any]:
-    return {
-        "host": d.host,
-        "ip": d.ip,
-        "port": d.port,
-        "sni": d.sni,
-        "country": d.country,
-        "city": d.city,
-        "asn": d.asn,
-        "org": d.org,
-        "geo_source": d.geo_source,
-        "geo_build": d.geo_build,
-        "confidence": str(d.confidence),
-        "private": d.private,
-    }
+    return destination_to_dict(d)
 
 
 def _destination_from_json(d: dict[str, Any]) -> Destination:
-    return Destination(**{**d, "confidence": Confidence(d["confidence"])})
+    return destination_from_dict(d)
 
 
 def finding_to_json(f: Finding) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     Insert,
     Table,
+    and_,
     case,
     create_engine,
     event,
@@ -39,11 +40,14 @@ from shekara.evidence import chain, migrations, schema
 from shekara.evidence.connections import ConnectionRecord, Coverage
 from shekara.evidence.rows import (
     RunRecord,
+    StoredDestination,
     StoredFinding,
     StoredNote,
     SummaryRow,
+    destination_rows,
     finding_to_row,
     note_to_row,
+    row_to_destination,
     row_to_finding,
     row_to_note,
     row_to_run,
@@ -309,11 +313,58 @@ class FindingStore:
         note_rows = [note_to_row(run_id, n) for n in notes]
         if not finding_rows and not note_rows:
             return
+        dest_rows = destination_rows(run_id, findings, notes)
         with self.engine.begin() as conn:
             if finding_rows:
                 self._append_to_chain(conn, run_id, finding_rows)
             if note_rows:
                 conn.execute(self._insert_ignoring_duplicates(schema.notes), note_rows)
+            if dest_rows:
+                self._upsert_destinations(conn, dest_rows)
+
+    def _upsert_destinations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert each (run, host, ip) once; later sightings refresh evidence and times."""
+        t = schema.destinations
+        earliest: Any
+        latest: Any
+        if self.dialect == "sqlite":
+            stmt: Any = sqlite.insert(t)
+            earliest, latest = func.min, func.max
+        elif self.dialect == "postgresql":
+            stmt = postgresql.insert(t)
+            earliest, latest = func.least, func.greatest
+        else:
+            raise StoreError(f"no upsert for the {self.dialect} dialect")
+        new = stmt.excluded
+        newer = new.last_seen >= t.c.last_seen
+        refreshed = {
+            c: case((newer, getattr(new, c)), else_=getattr(t.c, c))
+            for c in (
+                "sni",
+                "country",
+                "asn",
+                "org",
+                "cdn",
+                "private",
+                "disputed",
+                "confidence",
+                "sources",
+                "evidence",
+            )
+        }
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.run_id, t.c.dest_key],
+            set_={
+                **refreshed,
+                "verdict": case(
+                    (and_(newer, new.verdict.is_not(None)), new.verdict),
+                    else_=func.coalesce(t.c.verdict, new.verdict),
+                ),
+                "first_seen": earliest(t.c.first_seen, new.first_seen),
+                "last_seen": latest(t.c.last_seen, new.last_seen),
+            },
+        )
+        conn.execute(stmt, rows)
 
     def _lock_run(self, conn: Connection, run_id: int) -> RowMapping:
         """The run's row, locked until the transaction ends; UnknownRunError if none."""
@@ -635,6 +686,41 @@ class FindingStore:
         with self.engine.connect() as conn:
             row = conn.execute(stmt).one()
         return int(row.high), int(row.n)
+
+    def query_destinations(
+        self,
+        *,
+        run_id: int | None = None,
+        country: str | None = None,
+        host: str | None = None,
+        confidence: str | None = None,
+        verdict: str | None = None,
+        disputed: bool | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[StoredDestination]:
+        """Destinations with their sources and evidence, by ascending id, after ``after_id``."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be within 1..{MAX_LIMIT}, not {limit}")
+        c = schema.destinations.c
+        stmt = select(schema.destinations).order_by(c.id).limit(limit)
+        if run_id is not None:
+            stmt = stmt.where(c.run_id == run_id)
+        if country is not None:
+            stmt = stmt.where(c.country == country.upper())
+        if host is not None:
+            stmt = stmt.where(c.host == host.lower())
+        if confidence is not None:
+            stmt = stmt.where(c.confidence == confidence)
+        if verdict is not None:
+            stmt = stmt.where(c.verdict == verdict)
+        if disputed is not None:
+            stmt = stmt.where(c.disputed == disputed)
+        if after_id is not None:
+            stmt = stmt.where(c.id > after_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [row_to_destination(row) for row in rows]
 
     def count_notes(self, run_id: int | None = None) -> int:
         """How many notes a run (or the whole store) holds."""

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shekara import __version__
 from shekara.audit.model import Finding, Note
@@ -19,6 +20,7 @@ from shekara.proxy import (
     cacmd,
     dbcmd,
     diffcmd,
+    geocmd,
     replaycmd,
     reportcmd,
     retentioncmd,
@@ -28,11 +30,16 @@ from shekara.proxy import (
 )
 from shekara.proxy.keys import shekara_home
 
+if TYPE_CHECKING:
+    from shekara.evidence.store import FindingStore
+
 log = logging.getLogger("shekara")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DAMAGED = 2
+# Destinations listed after a replay as needing a closer look, at most.
+MAX_DOUBTFUL = 50
 
 
 def default_db_url() -> str:
@@ -62,6 +69,8 @@ def finding_json(f: Finding) -> dict[str, object]:
         "country": d.country,
         "geo_source": d.geo_source,
         "geo_build": d.geo_build,
+        "geo_confidence": d.confidence.value,
+        "cdn": d.cdn,
         "verdict": f.verdict.value,
         "violation": f.violation,
         "rule": f.rule_id,
@@ -93,6 +102,25 @@ def print_table(rows: Sequence[tuple[str | None, str | None, str, int]], file=sy
         print("(no cross-border transfers observed)", file=file)
 
 
+def print_doubtful_destinations(store: FindingStore, run_id: int, file=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+    """The run's destinations whose country is disputed, a CDN edge's, or of low confidence.
+
+    Shown apart, so a reader never takes such a verdict for a firm one.
+    """
+    doubtful = [
+        d
+        for d in store.query_destinations(run_id=run_id, limit=10_000)
+        if not d.private and (d.disputed or d.cdn or str(d.confidence) == "low")
+    ]
+    if not doubtful:
+        return
+    print("geolocation to check (shekara geo explain HOST|IP):", file=file)
+    for d in doubtful[:MAX_DOUBTFUL]:
+        why = "disputed" if d.disputed else f"CDN edge ({d.cdn})" if d.cdn else "low confidence"
+        where = d.country or "??"
+        print(f"  {d.host or '-'} {d.ip or '-'}: {where}, {why}", file=file)
+
+
 def _check_proto(args: argparse.Namespace) -> None:
     """Refuse bad .proto files before a run is opened for them."""
     if args.proto:
@@ -106,7 +134,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     _check_proto(args)
     sinks = [_jsonl_sink] if args.format == "jsonl" else []
-    return replaycmd.run(args, sinks, print_table)
+    return replaycmd.run(args, sinks, print_table, print_doubtful_destinations)
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
@@ -389,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     sessioncmd.register(sub, default_db_url)
     cacmd.register(sub, default_db_url)
     wificmd.register(sub, default_db_url)
+    geocmd.register(sub, default_db_url)
     return p
 
 

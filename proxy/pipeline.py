@@ -213,7 +213,7 @@ def build(
     ``replay --jobs``): it writes findings into it and leaves closing it to its owner.
     """
     ruleset = load_ruleset(ruleset_path)
-    locator = Locator.from_paths(geoip)
+    locator = Locator.from_paths(geoip, overrides=ruleset.overrides)
     judge = Judge(ruleset, Redactor(hashing_key(home)))
     # Loaded now, so a key file with bad permissions stops the run before it starts.
     signing_key = station_key(home)

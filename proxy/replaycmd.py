@@ -89,7 +89,12 @@ def _entry(path: Path, sha256: str, result: Any) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace, sinks: Sequence[Sink], print_table: Callable[..., None]) -> int:
+def run(
+    args: argparse.Namespace,
+    sinks: Sequence[Sink],
+    print_table: Callable[..., None],
+    print_doubtful: Callable[..., None] | None = None,
+) -> int:
     from shekara.proxy import pipeline, replay
 
     if getattr(args, "keylog", None):
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace, sinks: Sequence[Sink], print_table: Callable[.
             paths.append(path)
     if jobs is not None:
         if paths:
-            status = max(status, _run_jobs(args, paths, jobs, print_table))
+            status = max(status, _run_jobs(args, paths, jobs, print_table, print_doubtful))
         return status
     opts = {"shekara_proto": args.proto} if args.proto else None
     for path in paths:
@@ -142,6 +147,8 @@ def run(args: argparse.Namespace, sinks: Sequence[Sink], print_table: Callable[.
         )
         if args.format == "table":
             print_table(summary)
+        if print_doubtful is not None:
+            print_doubtful(ctx.store, ctx.run_id)
         if result.error:
             print(f"shekara: {result.error}; findings before it were kept", file=sys.stderr)
             status = EXIT_DAMAGED
@@ -186,7 +193,11 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_jobs(
-    args: argparse.Namespace, paths: list[Path], jobs: int, print_table: Callable[..., None]
+    args: argparse.Namespace,
+    paths: list[Path],
+    jobs: int,
+    print_table: Callable[..., None],
+    print_doubtful: Callable[..., None] | None = None,
 ) -> int:
     from shekara.proxy import pipeline
 
@@ -261,6 +272,8 @@ def _run_jobs(
     )
     if args.format == "table":
         print_table(summary)
+    if print_doubtful is not None:
+        print_doubtful(ctx.store, ctx.run_id)
     for err in errors:
         print(f"shekara: {err}; findings before it were kept", file=sys.stderr)
     return EXIT_DAMAGED if errors else EXIT_OK

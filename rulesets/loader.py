@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from shekara.rulesets.schema import Rule, RulesetHeader
+from shekara.rulesets.schema import Override, Rule, RulesetHeader
 
 
 class RulesetError(Exception):
@@ -25,6 +25,8 @@ class Ruleset:
     rules: tuple[Rule, ...]
     path: Path
     digest: str
+    #: Operator-verified hosting countries (``overrides/*.yaml``), by id.
+    overrides: tuple[Override, ...] = ()
 
     @property
     def label(self) -> str:
@@ -97,4 +99,14 @@ def load_ruleset(path: str | Path | None = None) -> Ruleset:
     if not rules:
         raise RulesetError(f"{root}/rules: no rules")
     rules.sort(key=lambda r: (r.priority, r.id))
-    return Ruleset(header, tuple(rules), root, digest.hexdigest()[:16])
+    overrides: list[Override] = []
+    for path in sorted((root / "overrides").glob("*.yaml")):
+        override, override_raw = _load_file(path, Override)
+        digest.update(override_raw)
+        if override.id != path.stem:
+            raise RulesetError(f"{path}:1: override id {override.id!r} must equal the file name")
+        if override.id in seen:
+            raise RulesetError(f"{path}:1: duplicate id {override.id} (also {seen[override.id]})")
+        seen[override.id] = path
+        overrides.append(override)
+    return Ruleset(header, tuple(rules), root, digest.hexdigest()[:16], tuple(overrides))

@@ -8,9 +8,11 @@ semgrep rules do, so a rule cannot silently stop meaning what it says.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shekara.audit.model import Category, Verdict
 
@@ -71,6 +73,8 @@ class Example(_Strict):
     category: Category
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     private: bool = False
+    disputed: bool = False
+    cdn: str | None = None
 
 
 class Examples(_Strict):
@@ -87,3 +91,51 @@ class Rule(_Strict):
     legal_refs: list[LegalRef] = Field(default_factory=list)
     match: Match
     examples: Examples
+
+
+class OverrideExample(_Strict):
+    """A destination the override must (or must not) cover: by IP, by name, or both."""
+
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    host: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> OverrideExample:
+        if self.ip is None and self.host is None:
+            raise ValueError("an example needs an ip or a host")
+        return self
+
+
+class OverrideExamples(_Strict):
+    match: list[OverrideExample] = Field(min_length=1)
+    no_match: list[OverrideExample] = Field(min_length=1)
+
+
+class Override(_Strict):
+    """Ranges or host names an operator verified to be hosted in one country.
+
+    An override outranks every database (it is first-hand knowledge: a
+    contract, a site visit, the provider's written answer), so it must say
+    who verified it, when, and how; databases that disagree are still
+    recorded next to it. ``hosts`` entries cover the name and every name
+    under it; ``*.example.kz`` covers only the names under it.
+    """
+
+    id: str = Field(pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+    title: str
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(default_factory=list)
+    hosts: list[str] = Field(default_factory=list)
+    verified_by: str = Field(min_length=1)
+    verified_on: dt.date
+    how: str = Field(min_length=1, description="how it was verified: contract, visit, letter")
+    expires_on: dt.date | None = None
+    examples: OverrideExamples
+
+    @model_validator(mode="after")
+    def _covers_something(self) -> Override:
+        if not self.networks and not self.hosts:
+            raise ValueError("an override needs networks or hosts")
+        if self.expires_on is not None and self.expires_on < self.verified_on:
+            raise ValueError("expires_on is before verified_on")
+        return self

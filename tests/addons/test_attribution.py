@@ -62,3 +62,45 @@ def test_literal_ip_host_is_used(locator: Locator) -> None:
         a.tcp_message(f)
     d = state.destination(f)
     assert d is not None and d.country == "KZ"
+
+
+def test_intercepted_certificate_organisations_are_evidence(locator: Locator) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    from mitmproxy import certs
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "Example Issuing CA"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example Trust Services"),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    leaf = certs.dummy_cert(key, ca, "tsp.example-oem.cn", [], organization="Example OEM Co")
+    f = tflow.tflow(resp=True)
+    f.server_conn.peername = ("223.5.5.5", 443)
+    f.server_conn.certificate_list = [leaf]
+    a = Attribution(locator)
+    with taddons.context(a):
+        a.response(f)
+    d = state.destination(f)
+    assert d is not None
+    tls = [e for e in d.evidence if e["kind"] == "tls"]
+    assert tls == [
+        {"kind": "tls", "subject_org": "Example OEM Co", "issuer_org": "Example Trust Services"}
+    ]

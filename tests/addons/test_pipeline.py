@@ -17,10 +17,16 @@ VIN = "LSVAU218XN2183294"
 IMEI = "356938035643809"
 
 
+def _decoding(pipe: Pipeline) -> object:
+    from shekara.addons.decoding import Decoding
+
+    return next(a for a in pipe.addons if isinstance(a, Decoding))
+
+
 def run(pipe: Pipeline, *flows: object, **options: object) -> None:
     with taddons.context(*pipe.addons) as tctx:
         if options:
-            tctx.configure(pipe.addons[1], **options)
+            tctx.configure(_decoding(pipe), **options)
         for f in flows:
             for event in eventsequence.iterate(f):  # type: ignore[arg-type]
                 tctx.master.addons.trigger(event)
@@ -317,7 +323,7 @@ def test_bad_proto_file_is_an_option_error(pipe: Pipeline, tmp_path) -> None:  #
     bad = tmp_path / "bad.proto"
     bad.write_text("message {")
     with taddons.context(*pipe.addons) as tctx, pytest.raises(OptionsError, match=r"bad\.proto"):
-        tctx.configure(pipe.addons[1], shekara_proto=[str(bad)])
+        tctx.configure(_decoding(pipe), shekara_proto=[str(bad)])
 
 
 def test_mqtt_command_from_a_broker_abroad(pipe: Pipeline) -> None:
@@ -361,3 +367,36 @@ def test_ota_instruction_in_a_response_from_abroad(pipe: Pipeline) -> None:
     }
     rc = next(s.finding for s in pipe.findings() if s.finding.category.value == "remote_control")
     assert rc.rule_id == "KZ-RC-001" and rc.preview == "over-the-air update"
+
+
+def test_names_from_the_device_dns_reach_the_stored_destination(pipe: Pipeline) -> None:
+    """naming → attribution → … → recording: the destinations table keeps the evidence."""
+    import ipaddress
+
+    from mitmproxy import dns
+
+    answer = tflow.tdnsflow(resp=True)
+    assert answer.response is not None
+    answer.response.answers = [
+        dns.ResourceRecord.CNAME("tsp.example-oem.cn", "tsp.example-oem.cn.gslb.example"),
+        dns.ResourceRecord.A("tsp.example-oem.cn.gslb.example", ipaddress.IPv4Address("223.5.5.5")),
+    ]
+    body = json.dumps({"vehicle": {"vin": VIN}})
+    f = http_flow("223.5.5.5", "tsp.example-oem.cn", body.encode())
+    run(pipe, answer, f)
+    assert {s.finding.verdict for s in pipe.findings()} == {Verdict.CROSS_BORDER}
+    (dest,) = pipe.store.query_destinations(run_id=pipe.run_id)
+    assert (dest.host, dest.ip, dest.country, dest.verdict) == (
+        "tsp.example-oem.cn",
+        "223.5.5.5",
+        "CN",
+        Verdict.CROSS_BORDER,
+    )
+    assert str(dest.confidence) == "medium"
+    assert [s["source"] for s in dest.sources] == ["GeoLite2-City (embedded)"]
+    names = {e["name"]: e for e in dest.evidence if e["kind"] == "name"}
+    assert names["tsp.example-oem.cn.gslb.example"]["how"] == "device-dns"
+    assert names["tsp.example-oem.cn"]["chain"] == [
+        "tsp.example-oem.cn",
+        "tsp.example-oem.cn.gslb.example",
+    ]

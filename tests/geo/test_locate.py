@@ -45,17 +45,24 @@ def test_no_ip_is_unknown(embedded: Locator) -> None:
     assert d.country is None and not d.private
 
 
-def test_operator_database_is_consulted_first(city_db: Path, asn_db: Path) -> None:
+def test_operator_database_agreeing_and_disagreeing_with_the_embedded_one(
+    city_db: Path, asn_db: Path
+) -> None:
     loc = Locator.from_paths([city_db, asn_db])
     d = loc.locate("x", "1.1.1.7", 443)
-    assert (d.country, d.city, d.geo_source) == ("CN", "Shanghai", "GeoLite2-City (city.mmdb)")
+    # 1.1.1.0/24: the operator's database says CN, the embedded one AU: no silent pick.
+    assert d.disputed and d.country is None and d.confidence is Confidence.LOW
+    assert d.geo_source == "disputed: GeoLite2-City (city.mmdb)=CN, GeoLite2-City (embedded)=AU"
     assert (d.asn, d.org) == (37963, "Alibaba (example)")
-    # The embedded database places 46.4.0.0/24 in Germany; the operator's says KZ and wins.
-    assert loc.locate("z", "46.4.0.9", 443).country == "KZ"
-    # Not in the operator database: the embedded one answers.
+    # The embedded database places 46.4.0.0/24 in Germany, the operator's in KZ: disputed too.
+    assert loc.locate("z", "46.4.0.9", 443).disputed
+    # Not in the operator database: it abstains, and the embedded one answers alone.
     d2 = loc.locate("y", "88.198.0.1", 443)
     assert d2.country == "DE" and d2.geo_source == "GeoLite2-City (embedded)"
-    assert [s["type"] for s in loc.describe()] == ["GeoLite2-City", "GeoLite2-City", "GeoLite2-ASN"]
+    assert d2.confidence is Confidence.MEDIUM
+    misses = [e for e in d2.evidence if e["kind"] == "mmdb" and e.get("miss")]
+    assert [m["source"] for m in misses] == ["GeoLite2-City (city.mmdb)"]
+    assert [s["type"] for s in loc.describe()] == ["GeoLite2-City", "GeoLite2-ASN", "GeoLite2-City"]
 
 
 def test_unreadable_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -238,7 +238,7 @@ def test_missing_capture(tmp_path: Path) -> None:
 
 
 def test_operator_geoip_setting_changes_the_country(tmp_path: Path) -> None:
-    """SHEKARA_GEOIP names a newer database; it is asked before the embedded one."""
+    """SHEKARA_GEOIP names a newer database; disagreeing with the embedded one, it is a dispute."""
     from tests.geo.conftest import write_city
 
     db = write_city(tmp_path / "newer.mmdb", {"223.5.5.0/24": ("KZ", "Almaty")})
@@ -261,8 +261,16 @@ def test_operator_geoip_setting_changes_the_country(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     moved = [r for r in rows if r["ip"] == "223.5.5.5"]
-    assert moved and all(r["country"] == "KZ" and not r["violation"] for r in moved)
-    assert all(r["geo_source"] == "GeoLite2-City (newer.mmdb)" for r in moved)
+    # The newer database says KZ, the embedded one CN: no silent pick, no violation claimed.
+    assert moved and all(r["country"] is None and not r["violation"] for r in moved)
+    assert all(r["verdict"] == "disputed" for r in moved)
+    assert all(
+        r["geo_source"] == "disputed: GeoLite2-City (newer.mmdb)=KZ, GeoLite2-City (embedded)=CN"
+        for r in moved
+    )
+    # Shown apart after the summary, so nobody reads the dispute as a firm verdict.
+    assert "geolocation to check" in proc.stderr
+    assert "tsp.example-cn-oem.cn 223.5.5.5: ??, disputed" in proc.stderr
     others = [r for r in rows if r["ip"] == "88.198.0.1"]
     assert others and all(r["geo_source"] == "GeoLite2-City (embedded)" for r in others)
 

@@ -42,6 +42,8 @@ def test_rule_examples(rule_id: str, should_match: bool, example: dict[str, obje
         port=443,
         country=example["country"],  # type: ignore[arg-type]
         private=bool(example["private"]),
+        disputed=bool(example["disputed"]),
+        cdn=example["cdn"],  # type: ignore[arg-type]
     )
     hit = Hit(category, Field("request.body:$.x", "x", "v", "request.body"), "v", "test")
     finding = JUDGE.judge(hit, dest, "flow", 0.0, 0.0)
@@ -136,3 +138,86 @@ def test_missing_verdict_coverage_is_refused(tmp_path: Path) -> None:
 def test_not_a_ruleset_folder(tmp_path: Path) -> None:
     with pytest.raises(RulesetError, match=r"no ruleset\.yaml"):
         load_ruleset(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "dest, verdict",
+    [
+        (Destination("h", "1.2.3.4", 1, disputed=True), Verdict.DISPUTED),
+        (Destination("h", "1.2.3.4", 1, country="US", cdn="Cloudflare"), Verdict.CDN_EDGE),
+        (Destination("h", "1.2.3.4", 1, country="KZ", cdn="Akamai"), Verdict.CDN_EDGE),
+        (Destination("h", "10.0.0.1", 1, private=True, disputed=True), Verdict.UNKNOWN),
+    ],
+)
+def test_disputed_and_cdn_edge_are_never_a_violation(dest: Destination, verdict: Verdict) -> None:
+    hit = Hit(Category.VIN, Field("l", "vin", "v", "s"), "LSVAU218XN2183294", "checksum")
+    f = JUDGE.judge(hit, dest, "id", 1.0, 2.0)
+    assert (f.verdict, f.violation) == (verdict, False)
+    assert (
+        f.rule_id
+        == {
+            Verdict.DISPUTED: "KZ-DSP-001",
+            Verdict.CDN_EDGE: "KZ-CDN-001",
+            Verdict.UNKNOWN: "KZ-UNK-001",
+        }[verdict]
+    )
+
+
+def _override_cases() -> list[tuple[str, bool, dict[str, object]]]:
+    cases = []
+    for o in RULESET.overrides:
+        cases += [(o.id, True, ex.model_dump()) for ex in o.examples.match]
+        cases += [(o.id, False, ex.model_dump()) for ex in o.examples.no_match]
+    return cases
+
+
+def test_bundled_ruleset_has_an_example_override() -> None:
+    assert [o.id for o in RULESET.overrides] == ["KZ-GEO-001"]
+    o = RULESET.overrides[0]
+    assert o.country == "KZ" and o.verified_by and o.how and o.verified_on.year == 2026
+
+
+@pytest.mark.parametrize("override_id, should_match, example", _override_cases())
+def test_override_examples(
+    override_id: str, should_match: bool, example: dict[str, object]
+) -> None:
+    """An override 'matches' an example when the index finds it by the example's IP or name."""
+    from shekara.geo.overrides import OverrideIndex
+    from shekara.geo.ranges import parse
+
+    index = OverrideIndex(RULESET.overrides)
+    ip = example["ip"]
+    by_ip = index.by_address(parse(str(ip))) if ip is not None else None
+    by_name = index.by_names([str(example["host"])]) if example["host"] else []
+    found = {o.id for o in ([by_ip] if by_ip else []) + [o for _, o in by_name]}
+    assert (override_id in found) is should_match
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ('verified_by: "A. Auditor', "verified_by"),
+        ("verified_on: 2026-11-01", "verified_on"),
+        ("hosts:", "hosts"),
+    ],
+)
+def test_override_without_provenance_is_refused(tmp_path: Path, change: str, message: str) -> None:
+    root = _copy(tmp_path)
+    path = root / "overrides" / "KZ-GEO-001.yaml"
+    lines = path.read_text().splitlines()
+    idx = next(i for i, line in enumerate(lines) if line.startswith(change))
+    if change == "hosts:":
+        lines[idx : idx + 3] = ["hosts: []"]
+        message = "an override needs networks or hosts"
+    else:
+        del lines[idx]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RulesetError, match=message):
+        load_ruleset(root)
+
+
+def test_override_id_must_match_file_name(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    (root / "overrides" / "KZ-GEO-001.yaml").rename(root / "overrides" / "KZ-GEO-009.yaml")
+    with pytest.raises(RulesetError, match="must equal the file name"):
+        load_ruleset(root)
