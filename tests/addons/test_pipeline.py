@@ -18,9 +18,15 @@ IMEI = "356938035643809"
 
 
 def _decoding(pipe: Pipeline) -> object:
+    """The addon that declares the decoding options: the guarded stages hold Decoding."""
     from shekara.addons.decoding import Decoding
+    from shekara.addons.guard import Stages
 
-    return next(a for a in pipe.addons if isinstance(a, Decoding))
+    for a in pipe.addons:
+        inner = [g.stage for g in a.stages] if isinstance(a, Stages) else [a]
+        if any(isinstance(s, Decoding) for s in inner):
+            return a
+    raise AssertionError("no decoding stage in the pipeline")
 
 
 def run(pipe: Pipeline, *flows: object, **options: object) -> None:
