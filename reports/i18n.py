@@ -57,6 +57,9 @@ DATA_CLASSES = {
     "remote control of the vehicle (not personal data)": N_(
         "remote control of the vehicle (not personal data)"
     ),
+    "encrypted traffic the proxy could not open (content undetermined)": N_(
+        "encrypted traffic the proxy could not open (content undetermined)"
+    ),
 }
 
 # What the bundled ruleset's legal references say, to be shown in the report's language.

@@ -83,6 +83,11 @@ def _lock(conn: Connection) -> None:
     if dialect == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
     elif dialect == "sqlite":
+        # Batch migrations rebuild a table (create, copy, drop, rename): with
+        # foreign keys enforced, dropping ``runs`` would cascade and delete every
+        # finding. SQLite only changes this pragma outside a transaction, so now;
+        # ``upgrade`` turns it back on and checks the keys before committing.
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         # The driver starts transactions lazily, before DML only: without an
         # explicit write lock two processes would both find no tables and both
         # create them. BEGIN IMMEDIATE waits (busy_timeout) for the other one.
@@ -135,7 +140,14 @@ def upgrade(engine: Engine) -> str:
                 ) from exc
             rev = current(conn)
             log.info("store migrated to revision %s", rev)
+            if conn.dialect.name == "sqlite":
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise MigrationError(f"the migration broke foreign keys: {broken[:5]}")
         conn.commit()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
     if rev != target:
         raise MigrationError(f"after upgrading, the database is at {rev!r}, not {target!r}")
     return target

@@ -36,6 +36,7 @@ def endpoints(store: FindingStore, fleet: dict[str, int]) -> list[tuple[str, str
         ("GET", "/sessions/export", None, READ),
         ("GET", f"/sessions/{a}", None, READ),
         ("GET", f"/sessions/{a}/markers", None, READ),
+        ("GET", f"/sessions/{a}/coverage", None, READ),
         ("GET", "/vehicles", None, READ),
         ("GET", f"/vehicles/{vehicle}", None, READ),
         ("GET", "/destinations", None, READ),

@@ -21,10 +21,19 @@ def _tables(engine: Engine) -> set[str]:
 
 def _run_on(store: FindingStore, *args: str) -> None:
     """Run an Alembic command (e.g. downgrade) on the store's own connection."""
-    with store.engine.begin() as conn:
-        cfg = migrations.config()
-        cfg.attributes["connection"] = conn
-        getattr(command, args[0])(cfg, *args[1:])
+    with store.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # As migrations.upgrade does: a rebuilt runs table must not cascade.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        with conn.begin():
+            cfg = migrations.config()
+            cfg.attributes["connection"] = conn
+            getattr(command, args[0])(cfg, *args[1:])
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
 
 
 def test_revisions_form_one_line_to_one_head() -> None:
@@ -210,3 +219,18 @@ def test_hex_links_of_an_older_store_become_bytes_and_still_verify(
     with store.engine.connect() as conn:
         back = conn.execute(text("SELECT record_hash FROM findings ORDER BY seq")).scalars().all()
     assert back == hexes
+
+
+def test_upgrading_keeps_the_findings_of_rebuilt_tables(store: FindingStore) -> None:
+    """Revision 0002 rebuilds ``runs`` on SQLite; enforced foreign keys would cascade."""
+    run_id = store.start_run("replay")
+    store.add(run_id, [build_finding(flow_id=f"f-{i}") for i in range(5)], [])
+    _run_on(store, "downgrade", "0001")
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM findings")).scalar_one() == 5
+    store.create_schema()
+    assert store.count() == 5
+    if store.dialect == "sqlite":
+        with store.engine.connect() as conn:
+            # Enforcement is back on for the connections the store goes on using.
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
