@@ -47,13 +47,16 @@ def render_session_report(
 ) -> bytes:
     """The report of one session (run) as HTML (UTF-8) or PDF bytes.
 
-    ``coverage`` gives the session's decryption coverage; without it, or when
-    it returns None, the report says "not measured". At most ``max_evidence``
+    ``coverage`` gives the session's decryption coverage; by default it is read
+    from the connection records a live session keeps (``reports.coverage``);
+    when there are none, or the source returns None, the report says "not
+    measured". At most ``max_evidence``
     findings are listed one by one, the rest counted. Raises
     UnsupportedLanguageError, UnsupportedFormatError, and UnknownRunError for
     a run the store does not hold.
     """
     from shekara.reports import document, facts
+    from shekara.reports.coverage import from_connections
     from shekara.reports.i18n import Language
 
     language = Language(lang)
@@ -61,7 +64,9 @@ def render_session_report(
         raise UnsupportedFormatError(
             f"unsupported report format {fmt!r}: choose one of {', '.join(FORMATS)}"
         )
-    gathered = facts.gather(store, run_id, coverage=coverage, max_evidence=max_evidence)
+    gathered = facts.gather(
+        store, run_id, coverage=coverage or from_connections, max_evidence=max_evidence
+    )
     doc = document.build(gathered, language)
     if fmt == "html":
         from shekara.reports import html

@@ -220,3 +220,31 @@ def test_unknown_run_and_unsupported_requests_are_refused(store: FindingStore) -
         render_session_report(store, run_id, "fr", "html")
     with pytest.raises(UnsupportedFormatError, match="'docx'"):
         render_session_report(store, run_id, "en", "docx")
+
+
+def test_a_live_sessions_coverage_comes_from_its_connection_records(
+    store: FindingStore,
+) -> None:
+    from shekara.evidence.connections import ConnectionRecord
+
+    run_id = store.start_run("proxy")
+    records = [
+        ConnectionRecord(flow_id=f"r{i}", transport="tcp", content="read", started_at=1.0)
+        for i in range(3)
+    ] + [
+        ConnectionRecord(
+            flow_id="p",
+            transport="tcp",
+            content="undetermined",
+            started_at=1.0,
+            reason="client rejected the interception certificate",
+        )
+    ]
+    store.add_connections(run_id, records)
+    text = "".join(_parse(render_session_report(store, run_id, "en", "html")).text)
+    assert "3 (75%)" in text and "1 (25%)" in text
+    assert "client rejected the interception certificate" in text
+    # A replayed capture keeps no connection records: not measured, never 100%.
+    replayed = store.start_run("replay")
+    text = "".join(_parse(render_session_report(store, replayed, "en", "html")).text)
+    assert "not measured" in text

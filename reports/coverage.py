@@ -1,0 +1,35 @@
+"""The decryption coverage of a live session, from the connection records the proxy kept.
+
+A replayed capture has no connection records: its coverage is "not measured",
+never a silent 100%.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from shekara.evidence import schema
+from shekara.evidence.store import FindingStore
+from shekara.reports.facts import Coverage
+
+
+def from_connections(store: FindingStore, run_id: int) -> Coverage | None:
+    """Connections read and not read, with the reasons for the latter; None without records."""
+    c = schema.connections.c
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(c.content, c.reason, func.count())
+            .where(c.run_id == run_id)
+            .group_by(c.content, c.reason)
+        ).all()
+    if not rows:
+        return None
+    read = sum(int(n) for content, _, n in rows if content == "read")
+    reasons: dict[str, int] = {}
+    for content, reason, n in rows:
+        if content != "read":
+            key = reason or "content undetermined"
+            reasons[key] = reasons.get(key, 0) + int(n)
+    not_read = sum(reasons.values())
+    ordered = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    return Coverage(flows=read + not_read, decrypted=read, not_decrypted=not_read, reasons=ordered)
