@@ -24,12 +24,13 @@ def from_connections(store: FindingStore, run_id: int) -> Coverage | None:
         ).all()
     if not rows:
         return None
-    read = sum(int(n) for content, _, n in rows if content == "read")
+    counted = [(str(r[0]), r[1], int(r[2])) for r in rows]
+    read = sum(n for content, _, n in counted if content == "read")
     reasons: dict[str, int] = {}
-    for content, reason, n in rows:
+    for content, reason, n in counted:
         if content != "read":
-            key = reason or "content undetermined"
-            reasons[key] = reasons.get(key, 0) + int(n)
+            key = str(reason) if reason else "content undetermined"
+            reasons[key] = reasons.get(key, 0) + n
     not_read = sum(reasons.values())
     ordered = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
     return Coverage(flows=read + not_read, decrypted=read, not_decrypted=not_read, reasons=ordered)
