@@ -15,6 +15,7 @@ then checked by hand and by ``tests/evidence/test_migrations.py`` on both back e
 from __future__ import annotations
 
 import logging
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from shekara.evidence.schema import metadata
 
@@ -77,6 +79,10 @@ def differences(conn: Connection) -> list[Any]:
     return list(compare_metadata(ctx, metadata))
 
 
+# How long a starting station waits for another one's migration of the same SQLite file.
+SQLITE_LOCK_WAIT = 300.0
+
+
 def _lock(conn: Connection) -> None:
     """Take the migration lock for the rest of ``conn``'s transaction."""
     dialect = conn.dialect.name
@@ -90,8 +96,17 @@ def _lock(conn: Connection) -> None:
         conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         # The driver starts transactions lazily, before DML only: without an
         # explicit write lock two processes would both find no tables and both
-        # create them. BEGIN IMMEDIATE waits (busy_timeout) for the other one.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # create them. BEGIN IMMEDIATE waits (busy_timeout) for the other one,
+        # and again while another station's upgrade outlasts that wait.
+        deadline = time.monotonic() + SQLITE_LOCK_WAIT
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                log.info("the store is being migrated by another process; waiting")
 
 
 def _adopt_unversioned(conn: Connection, cfg: Config) -> None:
