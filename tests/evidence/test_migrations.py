@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -235,27 +234,3 @@ def test_upgrading_keeps_the_findings_of_rebuilt_tables(store: FindingStore) -> 
         with store.engine.connect() as conn:
             # Enforcement is back on for the connections the store goes on using.
             assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
-
-
-def test_concurrent_upgrades_outlast_the_busy_timeout(tmp_path: Path) -> None:
-    """A migration longer than SQLite's busy wait: the other stations wait on, none fails."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    stores = [FindingStore(url, busy_timeout_ms=1) for _ in range(4)]
-    barrier = threading.Barrier(len(stores))
-    results: list[object] = []
-
-    def start(s: FindingStore) -> None:
-        barrier.wait(10)
-        try:
-            results.append(s.create_schema())
-        except Exception as exc:  # collected: the assertion below names it
-            results.append(exc)
-
-    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert results == [migrations.head()] * len(stores)
-    for s in stores:
-        s.dispose()
