@@ -98,12 +98,34 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
+# How long a new connection waits to switch a file to WAL while another one writes it.
+WAL_SWITCH_WAIT = 300.0
+
+
+def _journal_mode_wal(cursor: Any) -> str:
+    """Switch to WAL; a file being created or migrated by another station is waited for.
+
+    Switching needs the file to itself, and a first upgrade may hold it longer
+    than the busy wait: that is retried, other errors are not.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + WAL_SWITCH_WAIT
+    while True:
+        try:
+            return str(cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def configure_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     """Set the durability and locking pragmas on one new SQLite connection."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        mode = _journal_mode_wal(cursor)
         if str(mode).lower() not in ("wal", "memory"):
             log.warning("SQLite refused WAL mode (journal_mode=%s)", mode)
         # synchronous is per connection, not stored in the file: set it every time.

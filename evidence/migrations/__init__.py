@@ -136,33 +136,47 @@ def upgrade(engine: Engine) -> str:
     """
     target = head()
     with engine.connect() as conn:
-        if current(conn) == target:
-            conn.rollback()
-            return target
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Another station's upgrade of the same file may hold it for longer than
+            # the store's usual busy wait: this connection waits as long as it takes.
+            busy = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
+        try:
+            return _upgrade_on(conn, target)
+        finally:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy or 0)}")
+
+
+def _upgrade_on(conn: Connection, target: str) -> str:
+    if current(conn) == target:
         conn.rollback()
-        _lock(conn)
+        return target
+    conn.rollback()
+    _lock(conn)
+    rev = current(conn)
+    if rev != target:
+        cfg = config()
+        cfg.attributes["connection"] = conn
+        try:
+            if rev is None:
+                _adopt_unversioned(conn, cfg)
+            command.upgrade(cfg, "head")
+        except CommandError as exc:
+            raise MigrationError(
+                f"cannot upgrade from revision {rev!r}: {exc} (written by a newer Shekara?)"
+            ) from exc
         rev = current(conn)
-        if rev != target:
-            cfg = config()
-            cfg.attributes["connection"] = conn
-            try:
-                if rev is None:
-                    _adopt_unversioned(conn, cfg)
-                command.upgrade(cfg, "head")
-            except CommandError as exc:
-                raise MigrationError(
-                    f"cannot upgrade from revision {rev!r}: {exc} (written by a newer Shekara?)"
-                ) from exc
-            rev = current(conn)
-            log.info("store migrated to revision %s", rev)
-            if conn.dialect.name == "sqlite":
-                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise MigrationError(f"the migration broke foreign keys: {broken[:5]}")
-        conn.commit()
+        log.info("store migrated to revision %s", rev)
         if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-            conn.commit()
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise MigrationError(f"the migration broke foreign keys: {broken[:5]}")
+    conn.commit()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
     if rev != target:
         raise MigrationError(f"after upgrading, the database is at {rev!r}, not {target!r}")
     return target
