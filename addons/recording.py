@@ -59,13 +59,13 @@ class Recording:
         if isinstance(self.writer, StoreWriter):
             self.writer.submit(self.run_id, a.findings, a.notes)
             return None
-        ack = self.writer.acknowledge(self.run_id, a.findings, a.notes)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            ack.result()  # no event loop: a plain synchronous caller waits here
+            # no event loop: a plain synchronous caller waits here
+            self.writer.acknowledge(self.run_id, a.findings, a.notes).result()
             return None
-        return asyncio.wrap_future(ack)
+        return self.writer.acknowledge_async(self.run_id, a.findings, a.notes)
 
     # Every flow carries its run (the test session) from its first event on, so flows
     # saved as raw evidence say which session they belong to.

@@ -18,6 +18,8 @@ backoff, says so once per change of state in the log and in a status file.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -310,6 +312,8 @@ class StoreWriter:
 # -- the live proxy's writer: acknowledged = in the spool ------------------------
 
 DEFAULT_STATUS_INTERVAL = 2.0
+# How long the drain gathers spooled records before the next store transaction.
+DEFAULT_LINGER = 0.05
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -345,7 +349,13 @@ class _Pending:
     run_id: int
     findings: tuple[Finding, ...]
     notes: tuple[Note, ...]
-    future: Future[bool]
+    future: Future[bool] | asyncio.Future[bool]
+
+
+def _resolve_all(outcomes: list[tuple[asyncio.Future[bool], bool]]) -> None:
+    for fut, ok in outcomes:
+        if not fut.done():  # a cancelled waiter (its connection went away)
+            fut.set_result(ok)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +399,7 @@ class SpooledWriter:
         retry_initial: float = 0.2,
         retry_max: float = 10.0,
         max_overflow: int = 10_000,
+        linger: float = DEFAULT_LINGER,
         status_path: str | Path | None = None,
         status_interval: float = DEFAULT_STATUS_INTERVAL,
         after_recovery: Callable[[], None] | None = None,
@@ -398,6 +409,8 @@ class SpooledWriter:
             raise ValueError("batch_size must be at least 1 and max_overflow not negative")
         if retry_initial <= 0 or retry_max < retry_initial or status_interval <= 0:
             raise ValueError("retry delays and status interval must be positive")
+        if linger < 0:
+            raise ValueError("linger must not be negative")
         self._store = store
         self._spool = spool
         #: The spool, left open by ``close`` (its owner closes it).
@@ -406,6 +419,8 @@ class SpooledWriter:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.max_overflow = max_overflow
+        self.linger = linger
+        self._last_delivery = 0.0
         self.status_path = Path(status_path) if status_path is not None else None
         self.status_interval = status_interval
         self._after_recovery = after_recovery
@@ -451,16 +466,31 @@ class SpooledWriter:
     ) -> Future[bool]:
         """Spool one event's findings and notes; the future says whether they are durable."""
         fut: Future[bool] = Future()
-        item = _Pending(run_id, tuple(findings), tuple(notes), fut)
+        self._enqueue(_Pending(run_id, tuple(findings), tuple(notes), fut))
+        return fut
+
+    def acknowledge_async(
+        self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()
+    ) -> asyncio.Future[bool]:
+        """``acknowledge`` for a caller on an event loop: one wake-up of the loop per batch.
+
+        Each flow's own thread-safe future would cost the loop a wake-up per
+        flow; the appender resolves a whole batch's futures in one call instead.
+        """
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Pending(run_id, tuple(findings), tuple(notes), fut))
+        return fut
+
+    def _enqueue(self, item: _Pending) -> None:
         if not item.findings and not item.notes:
-            fut.set_result(True)
-            return fut
+            item.future.set_result(True)
+            return
         with self._cond:
             if self._closing:
                 raise WriterClosedError("the spooled writer is closed")
             self._inbox.append(item)
-            self._cond.notify_all()
-        return fut
+            if len(self._inbox) == 1:  # else the appender is awake, or already woken
+                self._cond.notify_all()
 
     def submit(
         self,
@@ -594,13 +624,22 @@ class SpooledWriter:
             log.error("cannot write to the spool %s: %s", self._spool.directory, error)
         elif error is None and was_failing:
             log.warning("the spool %s is writable again", self._spool.directory)
+        on_loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], bool]]] = {}
         for item, seq in zip(items, seqs, strict=True):
             if seq is None:
                 self._not_acknowledged(item, "spool full" if error is None else "spool failing")
             else:
                 with self._cond:
                     self.acknowledged_findings += len(item.findings)
-            item.future.set_result(seq is not None)
+            fut = item.future
+            if isinstance(fut, asyncio.Future):
+                on_loops.setdefault(fut.get_loop(), []).append((fut, seq is not None))
+            else:
+                fut.set_result(seq is not None)
+        for loop, outcomes in on_loops.items():
+            # A closed loop raises RuntimeError: nobody waits there any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve_all, outcomes)
 
     def _not_acknowledged(self, item: _Pending, why: str) -> None:
         n = len(item.findings) + len(item.notes)
@@ -645,6 +684,14 @@ class SpooledWriter:
                     # Decided before reading: once the appender is done, an empty read is final.
                     finished = self._closing and self._appender_done
                 if not batch:
+                    if not finished:
+                        # Findings are already durable in the spool: gathering what
+                        # arrives over a few milliseconds into one transaction saves the
+                        # per-commit work (run lock, chain head, fsync) that would
+                        # otherwise compete with the traffic for the CPU.
+                        rest = self._last_delivery + self.linger - time.monotonic()
+                        if rest > 0:
+                            self._abandon.wait(rest)
                     batch = self._spool.read(self.batch_size)
                 if not extra:
                     extra = self._take_overflow()
@@ -664,6 +711,7 @@ class SpooledWriter:
                     delay = min(delay * 2, self.retry_max)
                     continue
                 delay = self.retry_initial
+                self._last_delivery = time.monotonic()
                 if batch:
                     self._spool.release(batch[-1].seq)
                 with self._cond:

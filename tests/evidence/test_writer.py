@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -262,6 +263,33 @@ def test_spooled_acknowledges_then_stores(tmp_path: Path) -> None:
     assert writer.stats().acknowledged_findings == 40
 
 
+def test_spooled_gathers_a_steady_trickle_into_few_transactions(tmp_path: Path) -> None:
+    sink = _FlakySink()
+    writer = _spooled(sink, tmp_path / "spool", linger=0.3)
+    try:
+        for i in range(30):
+            assert writer.submit(1, _findings(1, f"t{i}-"), timeout=5)
+            time.sleep(0.01)
+        assert writer.flush(timeout=5)
+    finally:
+        writer.close(timeout=5)
+    assert len(sink.rows) == 30
+    # 30 records over ~0.3 s with a 0.3 s linger: a handful of store transactions, not 30.
+    assert sink.calls <= 4
+
+
+def test_spooled_without_linger_delivers_each_record_as_it_comes(tmp_path: Path) -> None:
+    sink = _FlakySink()
+    writer = _spooled(sink, tmp_path / "spool", linger=0)
+    try:
+        for i in range(10):
+            assert writer.submit(1, _findings(1, f"n{i}-"), timeout=5)
+            assert writer.flush(timeout=5)
+    finally:
+        writer.close(timeout=5)
+    assert sink.calls == 10
+
+
 def test_spooled_keeps_acknowledging_while_the_store_is_down(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -373,3 +401,40 @@ def test_spooled_redelivery_is_exactly_once_in_a_real_store(
     assert writer.close(timeout=10)
     assert store.count(run_id=run_id) == 12
     assert store.count_notes(run_id) == 4
+
+
+def test_spooled_acknowledges_on_the_event_loop(tmp_path: Path) -> None:
+    sink = _FlakySink()
+    writer = _spooled(sink, tmp_path / "spool")
+
+    async def flows() -> list[bool]:
+        waits = [writer.acknowledge_async(1, _findings(1, f"a{i}-")) for i in range(50)]
+        return list(await asyncio.wait_for(asyncio.gather(*waits), 5))
+
+    try:
+        assert asyncio.run(flows()) == [True] * 50
+        assert writer.flush(timeout=5)
+    finally:
+        writer.close(timeout=5)
+    assert sorted(r[1] for r in sink.rows) == sorted(f"a{i}-0" for i in range(50))
+    assert writer.stats().acknowledged_findings == 50
+
+
+def test_spooled_tells_the_event_loop_what_the_full_spool_refused(tmp_path: Path) -> None:
+    writer = SpooledWriter(
+        _FlakySink(up=False),  # type: ignore[arg-type]
+        Spool(tmp_path / "spool", max_bytes=4096),
+        retry_initial=0.01,
+        retry_max=0.05,
+    )
+
+    async def flows() -> list[bool]:
+        waits = [writer.acknowledge_async(1, _findings(1, f"o{i}-")) for i in range(20)]
+        return list(await asyncio.wait_for(asyncio.gather(*waits), 5))
+
+    try:
+        results = asyncio.run(flows())
+        assert results[0] is True
+        assert results.count(False) == writer.stats().unacknowledged_findings > 0
+    finally:
+        writer.close(timeout=1)
