@@ -28,6 +28,7 @@ class Judge:
         self.home = j.country
         self.adequate = frozenset(j.adequate_countries)
         self._rules: dict[tuple[Verdict, Category], Rule] = {}
+        self._refs: dict[str, tuple[str, ...]] = {}
         for verdict in Verdict:
             for category in Category:
                 rule = self._first_rule(verdict, category)
@@ -73,15 +74,22 @@ class Judge:
         flow_id: str,
         observed_at: float,
         recorded_at: float,
+        *,
+        redacted: tuple[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
     ) -> Finding:
+        """One hit's finding; ``secrets`` are masked wherever they appear in its locator."""
         verdict = self.verdict(dest)
         rule = self.rule(hit.category, verdict)
-        preview, value_hash = self.redactor.redact(hit)
+        preview, value_hash = redacted or self.redactor.redact(hit)
+        field, source = hit.field.locator, hit.field.source
+        if secrets:
+            field, source = mask_known(field, secrets), mask_known(source, secrets)
         return Finding(
             flow_id=flow_id,
             category=hit.category,
-            field=hit.field.locator,
-            source=hit.field.source,
+            field=field,
+            source=source,
             preview=preview,
             value_hash=value_hash,
             destination=dest or Destination(host=None, ip=None, port=None),
@@ -93,8 +101,14 @@ class Judge:
             confidence=hit.confidence,
             observed_at=observed_at,
             recorded_at=recorded_at,
-            legal_refs=tuple(f"{r.law} Art. {r.article}" for r in rule.legal_refs),
+            legal_refs=self._legal_refs(rule),
         )
+
+    def _legal_refs(self, rule: Rule) -> tuple[str, ...]:
+        refs = self._refs.get(rule.id)
+        if refs is None:
+            refs = self._refs[rule.id] = tuple(f"{r.law} Art. {r.article}" for r in rule.legal_refs)
+        return refs
 
     def judge_all(
         self,
@@ -112,25 +126,24 @@ class Judge:
         it appears in a locator or a note's source, so that the evidence
         never repeats what it hides.
         """
-        secrets = {}
-        for hit in hits:
-            preview = self.redactor.redact(hit)[0]
+        secrets: dict[str, str] = {}
+        redacted = [self.redactor.redact(hit) for hit in hits]
+        for hit, (preview, _) in zip(hits, redacted, strict=True):
             for raw in (hit.canonical, hit.field.value):
                 if isinstance(raw, str) and len(raw) >= 6:
                     secrets[raw] = preview
         findings: list[Finding] = []
         seen: set[tuple[str, Category]] = set()
-        for hit in hits:
+        for hit, red in zip(hits, redacted, strict=True):
             key = (hit.field.locator, hit.category)
             if key in seen:
                 continue
             seen.add(key)
-            f = self.judge(hit, dest, flow_id, observed_at, recorded_at)
-            if secrets:
-                f = dataclasses.replace(
-                    f, field=mask_known(f.field, secrets), source=mask_known(f.source, secrets)
+            findings.append(
+                self.judge(
+                    hit, dest, flow_id, observed_at, recorded_at, redacted=red, secrets=secrets
                 )
-            findings.append(f)
+            )
         masked_notes = [
             dataclasses.replace(n, source=mask_known(n.source, secrets)) if secrets else n
             for n in notes

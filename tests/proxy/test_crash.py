@@ -32,21 +32,29 @@ KILLS = 20
 SEED = 20261128
 
 
+def _wait_for_ack_after(traffic: Traffic, seen: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(traffic.acked) <= seen:
+        assert time.monotonic() < deadline, "the restarted proxy acknowledged nothing"
+        time.sleep(0.02)
+
+
 def test_sigkill_at_random_points_loses_no_acknowledged_finding(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     home = tmp_path / "home"
     db_url = f"sqlite:///{tmp_path / 'findings.db'}"
     proxy = Proxy(home, db_url, free_port())
-    acked_at_kill: list[int] = []
     with Upstream() as upstream:
         traffic = Traffic(proxy.port, upstream.port, threads=4)
         proxy.start()
         traffic.start()
         try:
             for _ in range(KILLS):
-                time.sleep(rng.uniform(0.2, 1.2))
+                # Each kill hits a proxy that is serving: after its first acknowledged
+                # request since the start, then at a random point.
+                _wait_for_ack_after(traffic, len(traffic.acked), timeout=60)
+                time.sleep(rng.uniform(0.0, 1.0))
                 proxy.kill()
-                acked_at_kill.append(len(traffic.acked))
                 proxy.start()
             time.sleep(1.0)
         finally:
@@ -54,9 +62,6 @@ def test_sigkill_at_random_points_loses_no_acknowledged_finding(tmp_path: Path) 
         assert proxy.stop() == 0, proxy.tail()
 
     assert proxy.starts == KILLS + 1
-    # Kills hit a proxy under load: requests were acknowledged between every two kills.
-    gaps = [b - a for a, b in zip([0, *acked_at_kill], acked_at_kill, strict=False)]
-    assert sum(1 for g in gaps if g > 0) >= KILLS - 2, gaps
     assert len(traffic.acked) >= 200
     assert traffic.failed, "no request was cut off by a kill: the kills missed the traffic"
 
