@@ -28,7 +28,7 @@ from shekara.geo.dnsquery import DnsLookup
 from shekara.geo.mmdb import GeoAnswer, GeoSource, MmdbSource, embedded_city_path
 from shekara.geo.names import AUDIT_RESOLUTION, NameBook, normalise_name
 from shekara.geo.overrides import OverrideIndex, override_evidence
-from shekara.geo.ranges import Address, is_global, parse
+from shekara.geo.ranges import Address, is_global, network_of, parse
 from shekara.geo.rtt import ALMATY, TcpProbe, check, claim_for
 from shekara.rulesets.schema import Override
 
@@ -257,14 +257,14 @@ class Locator:
                 override_votes.append(
                     Vote(f"override {o.id}", o.verified_on.isoformat(), o.country)
                 )
-        db_votes = [Vote(a.source, a.build, a.country) for a in answers if a.country]
+        db_votes = [_new(Vote, (a.source, a.build, a.country)) for a in answers if a.country]
         for a in answers:
             if a.country is None:
                 evidence.append(
                     {"kind": "mmdb", "source": a.source, "build": a.build, "miss": True}
                 )
             else:
-                evidence.append(_answer_evidence(a))
+                evidence.append(_answer_evidence(a, addr))
         if asn is not None:
             evidence.append(
                 {
@@ -273,7 +273,7 @@ class Locator:
                     "build": asn.build,
                     "asn": asn.asn,
                     "org": asn.org,
-                    "network": asn.network,
+                    "network": _network(asn, addr),
                 }
             )
         if cdn is None and self.cdn is not None and names:
@@ -413,13 +413,20 @@ def _admit[K, V](cache: dict[K, V], seen: set[K], key: K, value: V, size: int) -
         seen.add(key)
 
 
-def _answer_evidence(a: GeoAnswer) -> dict[str, Any]:
+def _network(a: GeoAnswer, addr: Address | None) -> str | None:
+    """``a.network``, from the address already parsed for the lookup."""
+    if addr is None or a.prefix is None:
+        return a.network
+    return network_of(addr, a.prefix)
+
+
+def _answer_evidence(a: GeoAnswer, addr: Address | None = None) -> dict[str, Any]:
     e: dict[str, Any] = {
         "kind": "mmdb",
         "source": a.source,
         "build": a.build,
         "country": a.country,
-        "network": a.network,
+        "network": _network(a, addr),
     }
     if a.city:
         e["city"] = a.city
@@ -431,6 +438,9 @@ def _answer_evidence(a: GeoAnswer) -> dict[str, Any]:
 def _deciders(decision: Decision) -> tuple[str | None, str | None]:
     if not decision.deciding:
         return None, None
+    if len(decision.deciding) == 1:
+        (v,) = decision.deciding
+        return v.source[:100], v.build[:100]
     if decision.disputed:
         text = "disputed: " + ", ".join(f"{v.source}={v.country}" for v in decision.deciding)
         return text[:100], None

@@ -102,6 +102,8 @@ def test_caches_keep_an_ip_and_a_destination_from_their_second_sighting(
     d1, d2, d3 = (loc.locate("x", "1.1.1.7", 443) for _ in range(3))
     assert d1 == d2 == d3 and d1 is not d2 and d3 is d2
     assert d1.disputed and (d1.asn, d1.org) == (37963, "Alibaba (example)")
+    networks = [(e["kind"], e["network"]) for e in d1.evidence if "network" in e]
+    assert networks == [("mmdb", "1.1.1.0/24"), ("mmdb", "1.1.1.0/24"), ("asn", "1.1.1.0/24")]
     # Bounded however many distinct IPs pass, once or repeatedly.
     for n in range(40):
         for _ in range(2):
