@@ -9,15 +9,19 @@ went then.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from mitmproxy import flow as mflow
 from mitmproxy import http, tcp, udp
 
 from shekara.addons import state
-from shekara.audit.model import Destination
+from shekara.audit.model import Destination, destination_to_dict
 from shekara.geo.locate import Locator
 
 log = logging.getLogger(__name__)
+
+#: Stored forms kept for reuse (each entry keeps its Destination alive, so ids stay unique).
+STORED_FORMS = 1024
 
 
 def endpoint(f: mflow.Flow) -> tuple[str | None, str | None, int | None, str | None]:
@@ -66,6 +70,10 @@ def _is_ip(s: str) -> bool:
 class Attribution:
     def __init__(self, locator: Locator) -> None:
         self.locator = locator
+        # The stored form of each destination the locator handed out lately, by identity:
+        # the locator returns the same Destination for a server's repeated flows, and one
+        # shared form spares every flow a fresh copy of the evidence for the collector to walk.
+        self._stored: dict[int, tuple[Destination, dict[str, Any]]] = {}
 
     def _attribute(self, f: mflow.Flow) -> None:
         host, ip, port, sni = endpoint(f)
@@ -77,7 +85,15 @@ class Attribution:
         except Exception:
             log.exception("geolocation failed for %s (%s)", host, ip)
             dest = Destination(host=host, ip=ip, port=port, sni=sni)
-        state.set_destination(f, dest)
+        state.set_destination(f, dest, self._stored_form(dest))
+
+    def _stored_form(self, dest: Destination) -> dict[str, Any]:
+        got = self._stored.get(id(dest))
+        if got is None or got[0] is not dest:
+            if len(self._stored) >= STORED_FORMS:
+                self._stored.clear()
+            got = self._stored[id(dest)] = (dest, destination_to_dict(dest))
+        return got[1]
 
     # HTTP is analysed once the exchange is over: only then has a live flow's
     # server connection a peer address, and the car's request is not delayed.

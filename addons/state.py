@@ -9,6 +9,8 @@ as plain serialisable data: saved flows keep their geolocation evidence.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mitmproxy import flow as mflow
 
 from shekara.audit.model import (
@@ -52,8 +54,14 @@ def destination(f: mflow.Flow) -> Destination | None:
         return None  # written by another version: attributed again
 
 
-def set_destination(f: mflow.Flow, d: Destination) -> None:
-    f.metadata[DEST_KEY] = destination_to_dict(d)
+def set_destination(f: mflow.Flow, d: Destination, as_dict: dict[str, Any] | None = None) -> None:
+    """Store ``d`` on the flow; ``as_dict`` is its ``destination_to_dict`` form if already made.
+
+    Flows to one server may share that form: it is only read through
+    ``destination`` (which copies) and mitmproxy deep-copies metadata when it
+    copies or saves a flow.
+    """
+    f.metadata[DEST_KEY] = as_dict if as_dict is not None else destination_to_dict(d)
 
 
 def forget(f: mflow.Flow) -> None:

@@ -134,7 +134,8 @@ class MmdbSource:
         return self._ipinfo(rec, ip, prefix)  # type: ignore[arg-type]
 
     def _geoip2(self, rec: dict[str, Any], ip: str, prefix: int) -> GeoAnswer:
-        # The hot path of every lookup: plain dict reads, no helper per field.
+        # The hot path of every lookup: plain dict reads, no helper call per field, and
+        # the tuple built in C (the named tuple's own ``__new__`` is Python code).
         country = rec.get("country")
         iso = country.get("iso_code") if country else None
         city = rec.get("city")
@@ -143,18 +144,26 @@ class MmdbSource:
         lat = lon = radius = None
         if loc:
             lat, lon, radius = loc.get("latitude"), loc.get("longitude"), loc.get("accuracy_radius")
-        return GeoAnswer(
-            self.name,
-            self.build,
-            iso.upper() if iso.__class__ is str and len(iso) == 2 else None,
-            names.get("en") if names else None,
-            None,
-            None,
-            prefix,
-            _float(lat),
-            _float(lon),
-            _float(radius),
-            ip,
+            if lat.__class__ is not float:
+                lat = _float(lat)
+            if lon.__class__ is not float:
+                lon = _float(lon)
+            radius = float(radius) if radius.__class__ is int else _float(radius)
+        return _new(
+            GeoAnswer,
+            (
+                self.name,
+                self.build,
+                iso.upper() if iso.__class__ is str and len(iso) == 2 else None,
+                names.get("en") if names else None,
+                None,
+                None,
+                prefix,
+                lat,
+                lon,
+                radius,
+                ip,
+            ),
         )
 
     def _ipinfo(self, rec: dict[str, Any], ip: str, prefix: int) -> GeoAnswer:
@@ -175,6 +184,9 @@ class MmdbSource:
 
     def close(self) -> None:
         self._reader.close()
+
+
+_new = tuple.__new__
 
 
 def _str(v: object) -> str | None:

@@ -104,3 +104,28 @@ def test_intercepted_certificate_organisations_are_evidence(locator: Locator) ->
     assert tls == [
         {"kind": "tls", "subject_org": "Example OEM Co", "issuer_org": "Example Trust Services"}
     ]
+
+
+def test_flows_to_one_server_share_its_stored_form_but_readers_get_copies() -> None:
+    a = Attribution(Locator.from_paths())
+    flows = []
+    for _ in range(4):
+        f = tflow.tflow(resp=True)
+        f.request.host = "tsp.example-oem.cn"
+        f.server_conn.peername = ("223.5.5.5", 443)
+        f.server_conn.sni = "tsp.example-oem.cn"
+        with taddons.context(a):
+            a.response(f)
+        flows.append(f)
+    stored = [f.metadata[state.DEST_KEY] for f in flows]
+    assert all(s == stored[0] for s in stored)
+    # The locator keeps a destination from its second sighting on: later flows share its form.
+    assert stored[3] is stored[2] and stored[1] is not stored[0]
+    d = state.destination(flows[3])
+    assert d is not None and d.country == "CN"
+    d.evidence[0]["name"] = "changed by a reader"
+    copy = flows[2].copy()
+    copy.metadata[state.DEST_KEY]["host"] = "changed in a copy"
+    again = state.destination(flows[2])
+    assert again is not None and again.host == "tsp.example-oem.cn"
+    assert again.evidence[0]["name"] == "tsp.example-oem.cn"

@@ -8,7 +8,8 @@ import pytest
 
 from shekara.audit.model import Confidence
 from shekara.geo.locate import Locator
-from shekara.geo.mmdb import GeoError, MmdbSource, embedded_city_path
+from shekara.geo.mmdb import GeoAnswer, GeoError, MmdbSource, embedded_city_path
+from tests.geo.conftest import geoip2_record, write_db
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +75,38 @@ def test_unreadable_database_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_embedded_file_exists() -> None:
     assert embedded_city_path().stat().st_size > 10_000_000
+
+
+def test_a_record_is_read_with_its_location_as_floats(tmp_path: Path) -> None:
+    db = write_db(
+        tmp_path / "c.mmdb",
+        "GeoLite2-City",
+        {"5.1.0.0/16": geoip2_record("kz", "Almaty", 43.25, 76.95)},
+    )
+    a = MmdbSource(db).lookup("5.1.2.3")
+    assert a is not None and type(a) is GeoAnswer
+    assert (a.country, a.city, a.prefix, a.ip) == ("KZ", "Almaty", 16, "5.1.2.3")
+    # accuracy_radius is stored as an integer; the answer carries floats throughout.
+    assert (a.latitude, a.longitude, a.radius_km) == (43.25, 76.95, 20.0)
+    assert type(a.radius_km) is float and a.network == "5.1.0.0/16"
+    assert MmdbSource(db).lookup("5.2.0.1") is None
+
+
+def test_caches_keep_an_ip_and_a_destination_from_their_second_sighting(
+    city_db: Path, asn_db: Path
+) -> None:
+    loc = Locator.from_paths([city_db, asn_db], cache_size=4)
+    first, second, third = (loc.lookup("1.1.1.7") for _ in range(3))
+    # Every sighting carries the same answers; only the second one is kept and handed out again.
+    assert first == second == third and first is not second and third is second
+    d1, d2, d3 = (loc.locate("x", "1.1.1.7", 443) for _ in range(3))
+    assert d1 == d2 == d3 and d1 is not d2 and d3 is d2
+    assert d1.disputed and (d1.asn, d1.org) == (37963, "Alibaba (example)")
+    networks = [(e["kind"], e["network"]) for e in d1.evidence if "network" in e]
+    assert networks == [("mmdb", "1.1.1.0/24"), ("mmdb", "1.1.1.0/24"), ("asn", "1.1.1.0/24")]
+    # Bounded however many distinct IPs pass, once or repeatedly.
+    for n in range(40):
+        for _ in range(2):
+            a = loc.lookup(f"46.4.0.{n}")
+            assert a.answers[0].country == "KZ" and a.answers[0].city == "Almaty"
+    assert len(loc._ips) <= 4 and len(loc._seen) <= 4
