@@ -19,7 +19,6 @@ from shekara.audit.model import Note
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
 from shekara.evidence import raw, schema
-from shekara.evidence.connections import ConnectionLog
 from shekara.evidence.pending import PendingRuns
 from shekara.evidence.spool import DEFAULT_MAX_BYTES, Spool, SpoolRuns
 from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
@@ -270,14 +269,13 @@ def build(
         )
     else:
         writer = StoreWriter(store)
-    connections = ConnectionLog(store, run_id) if live else None
     addons = pipeline(
         locator,
         judge,
         writer,
         run_id,
         sinks,
-        connections,
+        live,
         known,
         leases=LeaseBook(dhcp_leases),
         track=track,
