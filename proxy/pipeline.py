@@ -205,9 +205,10 @@ def build(
 ) -> Context:
     """The addons and their collaborators for one run.
 
-    With ``spool_dir`` (the live proxy) findings are acknowledged once fsynced
-    in the spool and drained into the store from there; records left by an
-    earlier process are delivered first, into the runs they belong to.
+    With ``spool_dir`` (the live proxy) findings and connection records are
+    acknowledged once fsynced in the spool and drained into the store from
+    there; records left by an earlier process are delivered first, into the
+    runs they belong to.
     With ``run_id`` the context joins a run another process opened (a worker of
     ``replay --jobs``): it writes findings into it and leaves closing it to its owner.
     """
