@@ -23,7 +23,6 @@ from shekara.addons.traffic import Traffic
 from shekara.audit.drivetrack import DriveTrack
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.verdict import Judge
-from shekara.evidence.connections import ConnectionLog
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 from shekara.geo.locate import Locator
 from shekara.proxy.leases import LeaseBook
@@ -35,13 +34,13 @@ def pipeline(
     writer: StoreWriter | SpooledWriter,
     run_id: int,
     sinks: Sequence[Sink] = (),
-    connections: ConnectionLog | None = None,
+    live: bool = False,
     known: KnownValues | None = None,
     failures: Failures | None = None,
     leases: LeaseBook | None = None,
     track: DriveTrack | None = None,
 ) -> list[object]:
-    """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too.
+    """The stages in order; live (the proxy) with TLS passthrough and connection records too.
 
     Every stage but recording is guarded (``guard.Guarded``): its exceptions are
     counted in ``failures`` and leave the flow marked not analysed. The guarded
@@ -50,9 +49,9 @@ def pipeline(
     stages: list[object] = [Attribution(locator), Decoding(), Detection(), Judgement(judge)]
     if known or track:
         stages.insert(3, KnownValueDetection(known or KnownValues({}), track))
-    if connections is not None:
+    if live:
         stages.insert(0, Passthrough(locator, writer, run_id))
-        stages.append(Traffic(judge, connections, leases))
+        stages.append(Traffic(judge, writer, run_id, leases))
     # Names first: every later stage may ask which names a server was reached under.
     stages.insert(0, Naming(locator.names))
     failures = failures if failures is not None else Failures()

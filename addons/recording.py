@@ -1,5 +1,9 @@
 """Pipeline stage 5: findings and notes handed to the store's writer, then dropped from the flow.
 
+A connection that ended with the event (live proxy) goes along in the same
+submission: one spool record holds the flow's last findings and its
+connection record.
+
 Replay hands them to the store writer's queue and moves on. The live proxy
 hands them to the spooled writer and *waits* (asynchronously: other
 connections go on) until they are fsynced in the spool, because this hook
@@ -47,25 +51,30 @@ class Recording:
         replay uses it would be ignored, so replay keeps the StoreWriter.
         """
         a = state.end(f)
-        if a is None or not (a.findings or a.notes):
+        ended = state.take_connection(f)
+        connections = (ended,) if ended is not None else ()
+        findings = a.findings if a is not None else []
+        notes = a.notes if a is not None else []
+        if not (findings or notes or connections):
             return None
-        self.findings += len(a.findings)
-        self.notes += len(a.notes)
-        for sink in self.sinks:
-            try:
-                sink(a.findings, a.notes)
-            except Exception:
-                log.exception("a findings sink failed")
+        if findings or notes:
+            self.findings += len(findings)
+            self.notes += len(notes)
+            for sink in self.sinks:
+                try:
+                    sink(findings, notes)
+                except Exception:
+                    log.exception("a findings sink failed")
         if isinstance(self.writer, StoreWriter):
-            self.writer.submit(self.run_id, a.findings, a.notes)
+            self.writer.submit(self.run_id, findings, notes, connections)
             return None
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             # no event loop: a plain synchronous caller waits here
-            self.writer.acknowledge(self.run_id, a.findings, a.notes).result()
+            self.writer.acknowledge(self.run_id, findings, notes, connections).result()
             return None
-        return self.writer.acknowledge_async(self.run_id, a.findings, a.notes)
+        return self.writer.acknowledge_async(self.run_id, findings, notes, connections)
 
     # Every flow carries its run (the test session) from its first event on, so flows
     # saved as raw evidence say which session they belong to.
@@ -104,6 +113,14 @@ class Recording:
         state.forget(f)
 
     def tcp_error(self, f: mflow.Flow) -> None:
+        self._record(f)
+        state.forget(f)
+
+    def udp_end(self, f: mflow.Flow) -> None:
+        self._record(f)  # the association's connection record
+        state.forget(f)
+
+    def udp_error(self, f: mflow.Flow) -> None:
         self._record(f)
         state.forget(f)
 

@@ -19,6 +19,7 @@ from shekara.audit.model import (
     destination_from_dict,
     destination_to_dict,
 )
+from shekara.evidence.connections import ConnectionRecord
 
 KEY = "shekara.analysis"
 DEST_KEY = "shekara.destination"
@@ -26,6 +27,8 @@ DEST_KEY = "shekara.destination"
 PASSTHROUGH_KEY = "shekara.passthrough"
 #: The run (test session) a flow belongs to.
 RUN_KEY = "shekara.run"
+#: The record of a connection that just ended, for the recording stage to hand on.
+CONNECTION_KEY = "shekara.connection"
 
 
 def current(f: mflow.Flow) -> FlowAnalysis | None:
@@ -67,6 +70,16 @@ def set_destination(f: mflow.Flow, d: Destination, as_dict: dict[str, Any] | Non
 def forget(f: mflow.Flow) -> None:
     f.metadata.pop(KEY, None)
     f.metadata.pop(DEST_KEY, None)
+    f.metadata.pop(CONNECTION_KEY, None)
+
+
+def set_connection(f: mflow.Flow, record: ConnectionRecord) -> None:
+    f.metadata[CONNECTION_KEY] = record
+
+
+def take_connection(f: mflow.Flow) -> ConnectionRecord | None:
+    r = f.metadata.pop(CONNECTION_KEY, None)
+    return r if isinstance(r, ConnectionRecord) else None
 
 
 def passthrough(f: mflow.Flow) -> str | None:

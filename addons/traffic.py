@@ -1,9 +1,10 @@
 """Bytes per connection, read or of undetermined content: the ground of decryption coverage.
 
 Every TCP connection (and UDP association) becomes one connection record when it
-ends. HTTP
-exchanges the proxy decrypted (or read in the clear) are summed per server
-connection. A TLS connection passed through unopened is, in addition, a
+ends, handed to the recording stage with the flow's last findings, so that both
+are spooled in one record. HTTP exchanges the proxy decrypted (or read in the
+clear) are summed per server connection, whose end is no flow's event: that
+record goes to the writer on its own. A TLS connection passed through unopened is, in addition, a
 finding of category ``undetermined_content``: bytes went to that server and
 country, content unknown, with the ClientHello's JA3/JA4 as the device's
 fingerprint. Its messages are dropped as they are counted, so a long-lived
@@ -23,7 +24,8 @@ from shekara.addons import state
 from shekara.addons.passthrough import HELLO_KEY
 from shekara.audit.model import Category, Confidence, Destination, Field, Hit
 from shekara.audit.verdict import Judge
-from shekara.evidence.connections import READ, UNDETERMINED, ConnectionLog, ConnectionRecord
+from shekara.evidence.connections import READ, UNDETERMINED, ConnectionRecord
+from shekara.evidence.writer import SpooledWriter, StoreWriter
 from shekara.proxy.leases import LeaseBook
 
 
@@ -45,9 +47,16 @@ def _http_size(m: http.Message) -> int:
 
 
 class Traffic:
-    def __init__(self, judge: Judge, log: ConnectionLog, leases: LeaseBook | None = None) -> None:
+    def __init__(
+        self,
+        judge: Judge,
+        writer: StoreWriter | SpooledWriter,
+        run_id: int,
+        leases: LeaseBook | None = None,
+    ) -> None:
         self.judge = judge
-        self.log = log
+        self.writer = writer
+        self.run_id = run_id
         self.leases = leases or LeaseBook(None)
         self._tcp: dict[str, _Count] = {}
         self._http: dict[str, _Count] = {}
@@ -121,7 +130,7 @@ class Traffic:
             ja4=hello.get("ja4"),
         )
         record = self._client(record)
-        self.log.add(record)
+        state.set_connection(f, record)
         if reason is not None and isinstance(f, tcp.TCPFlow):
             self._undetermined(f, record, dest, now)
 
@@ -171,29 +180,31 @@ class Traffic:
 
     def _http_record(self, conn_id: str, c: _Count) -> None:
         d = c.dest or Destination(host=None, ip=None, port=None)
-        self.log.add(
-            self._client(
-                ConnectionRecord(
-                    flow_id=conn_id,
-                    transport="tcp",
-                    content=READ,
-                    started_at=c.started_at,
-                    ended_at=time.time(),
-                    client_ip=c.client_ip,
-                    host=d.host,
-                    sni=d.sni,
-                    ip=d.ip,
-                    port=d.port,
-                    country=d.country,
-                    geo_confidence=d.confidence.value,
-                    bytes_up=c.up,
-                    bytes_down=c.down,
-                )
+        record = self._client(
+            ConnectionRecord(
+                flow_id=conn_id,
+                transport="tcp",
+                content=READ,
+                started_at=c.started_at,
+                ended_at=time.time(),
+                client_ip=c.client_ip,
+                host=d.host,
+                sni=d.sni,
+                ip=d.ip,
+                port=d.port,
+                country=d.country,
+                geo_confidence=d.confidence.value,
+                bytes_up=c.up,
+                bytes_down=c.down,
             )
         )
+        # Not awaited: the connection is over, nothing of the device's waits on it.
+        if isinstance(self.writer, StoreWriter):
+            self.writer.submit(self.run_id, (), (), (record,))
+        else:
+            self.writer.acknowledge(self.run_id, (), (), (record,))
 
     def done(self) -> None:
         for conn_id, c in list(self._http.items()):
             self._http_record(conn_id, c)
         self._http.clear()
-        self.log.close()

@@ -2,7 +2,7 @@
 
 Usage:
     python bench/proxy_throughput.py [--seconds 15] [--connections 8] [--rounds 2]
-                                     [--flows 100000] [--personal]
+                                     [--flows 100000] [--personal] [--reconnect]
 
 A small asyncio HTTP server on loopback answers every request with a small
 JSON body. A load generator keeps ``--connections`` keep-alive connections
@@ -14,7 +14,9 @@ is sampled along the way: flat means no per-flow growth.
 
 ``--personal`` puts a VIN and coordinates in every body, so that every
 request also makes findings (spooled, then stored); without it the JSON is
-benign and the figure is the analysis cost alone.
+benign and the figure is the analysis cost alone. ``--reconnect`` opens a
+new connection for every request, as trackers that wake, send and hang up
+do: every request then also makes a connection record (spooled, then stored).
 
 Targets: shekara >= 0.8x mitmdump's requests/s, p99 latency within 1.3x.
 The script always exits 0 and prints whether they were met.
@@ -101,12 +103,16 @@ async def one_connection(
     limit: list[int],
     latencies: list[float],
     personal: bool,
+    reconnect: bool,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
     i = 0
     try:
         while time.monotonic() < deadline and limit[0] > 0:
             limit[0] -= 1
+            if reconnect and i:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
             b = body(i, personal)
             req = (
                 f"POST http://127.0.0.1:{upstream_port}/v1/report HTTP/1.1\r\n"
@@ -134,13 +140,16 @@ async def load(
     connections: int,
     personal: bool,
     total: int = 10**12,
+    reconnect: bool = False,
 ) -> tuple[float, list[float]]:
     latencies: list[float] = []
     limit = [total]
     start = time.monotonic()
     await asyncio.gather(
         *(
-            one_connection(proxy_port, upstream_port, start + seconds, limit, latencies, personal)
+            one_connection(
+                proxy_port, upstream_port, start + seconds, limit, latencies, personal, reconnect
+            )
             for _ in range(connections)
         )
     )
@@ -221,6 +230,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--flows", type=int, default=100_000)
     ap.add_argument("--personal", action="store_true")
+    ap.add_argument("--reconnect", action="store_true", help="a new connection per request")
     ap.add_argument("--upstream", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.upstream is not None:
@@ -244,7 +254,14 @@ def main() -> None:
                     loop.run_until_complete(load(port, upstream_port, 1.0, 2, args.personal))
                     cpu0 = cpu_seconds(proc.pid)
                     elapsed, lat = loop.run_until_complete(
-                        load(port, upstream_port, args.seconds, args.connections, args.personal)
+                        load(
+                            port,
+                            upstream_port,
+                            args.seconds,
+                            args.connections,
+                            args.personal,
+                            reconnect=args.reconnect,
+                        )
                     )
                     cpu = cpu_seconds(proc.pid) - cpu0
                 finally:
@@ -284,7 +301,15 @@ def main() -> None:
                 while done < args.flows:
                     n = min(step, args.flows - done)
                     _, lat = loop.run_until_complete(
-                        load(port, upstream_port, 3600, args.connections, args.personal, n)
+                        load(
+                            port,
+                            upstream_port,
+                            3600,
+                            args.connections,
+                            args.personal,
+                            n,
+                            reconnect=args.reconnect,
+                        )
                     )
                     done += len(lat)
                     samples.append((done, rss_kib(proc.pid)))

@@ -2,11 +2,11 @@
 
 A live proxy must start, and keep the device's traffic flowing, even when the
 central database is down at that moment. Its run then gets a provisional
-negative id from the spool (``SpoolRuns.provisional``); findings are spooled
-under that id, and this sink opens the run in the store — with its own start
-time and facts — the first time records of it are delivered, and remembers
-the id the store gave it in the spool, so that a restart delivers the rest
-into the same run.
+negative id from the spool (``SpoolRuns.provisional``); findings and
+connection records are spooled under that id, and this sink opens the run in
+the store — with its own start time and facts — the first time records of it
+are delivered, and remembers the id the store gave it in the spool, so that a
+restart delivers the rest into the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from shekara.audit.model import Finding, Note
 from shekara.evidence import raw
+from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.spool import SpoolRuns
 from shekara.evidence.store import FindingStore
 
@@ -31,8 +32,14 @@ class PendingRuns:
         self.runs = runs
         self._lock = threading.Lock()
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()) -> None:
-        self.store.add(self.real_id(run_id), findings, notes)
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note] = (),
+        connections: Sequence[ConnectionRecord] = (),
+    ) -> None:
+        self.store.add(self.real_id(run_id), findings, notes, connections)
 
     def real_id(self, run_id: int) -> int:
         """The store's id of a run, opening a provisional one now; store errors propagate."""

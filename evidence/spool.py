@@ -3,7 +3,8 @@
 The spool is a folder of append-only segment files named after the sequence
 number of their first record. A record is a 20-byte header (magic, payload
 length, sequence number, CRC32 of sequence number and payload) and a JSON
-payload holding one event's findings and notes. A write torn by SIGKILL or a
+payload holding one event's findings, notes and connection records (the
+connection a flow ended travels with the flow's last findings). A write torn by SIGKILL or a
 power cut fails its CRC or length check: recovery cuts it off the end of the
 segment, and a damaged record in the middle is skipped and counted, never
 delivered half.
@@ -21,6 +22,7 @@ plain personal data; its folder is still private (0700, files 0600).
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -44,6 +46,7 @@ from shekara.audit.model import (
     destination_from_dict,
     destination_to_dict,
 )
+from shekara.evidence.connections import ConnectionRecord
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +77,24 @@ class SpoolLockedError(SpoolError):
 
 @dataclass(frozen=True, slots=True)
 class SpoolRecord:
-    """One acknowledged event: its sequence number, run, findings and notes."""
+    """One acknowledged event: its sequence number, run, findings, notes and connections."""
 
     seq: int
     run_id: int
     findings: tuple[Finding, ...]
     notes: tuple[Note, ...]
+    connections: tuple[ConnectionRecord, ...] = ()
 
     @property
     def size(self) -> int:
-        return len(self.findings) + len(self.notes)
+        return len(self.findings) + len(self.notes) + len(self.connections)
+
+
+#: What ``Spool.append_many`` takes: (run_id, findings, notes[, connection records]).
+SpoolItem = (
+    tuple[int, Sequence[Finding], Sequence[Note]]
+    | tuple[int, Sequence[Finding], Sequence[Note], Sequence[ConnectionRecord]]
+)
 
 
 def _destination_to_json(d: Destination) -> dict[str, Any]:
@@ -143,12 +154,40 @@ def note_from_json(d: dict[str, Any]) -> Note:
     return Note(**{**d, "destination": _destination_from_json(dest) if dest else None})
 
 
-def encode_payload(run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> bytes:
-    doc = {
+# Each field of a connection record with its default (MISSING when it has none).
+_CONNECTION_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ConnectionRecord)}
+
+
+def connection_to_json(c: ConnectionRecord) -> dict[str, Any]:
+    # Fields at their defaults are left out: most records carry no TLS fingerprint.
+    out: dict[str, Any] = {}
+    for name, default in _CONNECTION_DEFAULTS.items():
+        value = getattr(c, name)
+        if default is dataclasses.MISSING or value != default:
+            out[name] = value
+    return out
+
+
+def connection_from_json(d: dict[str, Any]) -> ConnectionRecord:
+    unknown = set(d) - set(_CONNECTION_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown connection record fields {sorted(unknown)}")
+    return ConnectionRecord(**d)
+
+
+def encode_payload(
+    run_id: int,
+    findings: Sequence[Finding],
+    notes: Sequence[Note],
+    connections: Sequence[ConnectionRecord] = (),
+) -> bytes:
+    doc: dict[str, Any] = {
         "run": run_id,
         "f": [finding_to_json(f) for f in findings],
         "n": [note_to_json(n) for n in notes],
     }
+    if connections:
+        doc["c"] = [connection_to_json(c) for c in connections]
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -159,6 +198,8 @@ def decode_payload(seq: int, payload: bytes) -> SpoolRecord:
         run_id=int(doc["run"]),
         findings=tuple(finding_from_json(f) for f in doc["f"]),
         notes=tuple(note_from_json(n) for n in doc["n"]),
+        # Spools written before connection records travelled here have no "c".
+        connections=tuple(connection_from_json(c) for c in doc.get("c", ())),
     )
 
 
@@ -417,16 +458,14 @@ class Spool:
         seg.path.unlink(missing_ok=True)
         return True
 
-    def append_many(
-        self, items: Sequence[tuple[int, Sequence[Finding], Sequence[Note]]]
-    ) -> list[int | None]:
-        """Write each (run_id, findings, notes) as one record, fsync, return their seqs.
+    def append_many(self, items: Sequence[SpoolItem]) -> list[int | None]:
+        """Write each (run_id, findings, notes[, connections]) as one record, fsync, return seqs.
 
         An item that does not fit under ``max_bytes`` gets None (refused, not
         written). On an OS error (disk full) the unsynced part of the write is
         cut off again and the error raised: the caller acknowledges nothing.
         """
-        payloads = [encode_payload(run, f, n) for run, f, n in items]
+        payloads = [encode_payload(*item) for item in items]
         with self._append_lock:
             results: list[int | None] = []
             # Bytes and seqs written to the active segment but not yet published.
@@ -584,7 +623,7 @@ class Spool:
     def quarantine(self, record: SpoolRecord, reason: str) -> None:
         """Keep a record the store refuses for good in ``rejected.spool``, then move on."""
         path = self.directory / "rejected.spool"
-        payload = encode_payload(record.run_id, record.findings, record.notes)
+        payload = encode_payload(record.run_id, record.findings, record.notes, record.connections)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, frame(record.seq, payload))
@@ -593,11 +632,12 @@ class Spool:
         finally:
             os.close(fd)
         log.error(
-            "spool: record %d (%d findings, %d notes of run %d) refused by the store: %s; "
-            "kept in %s",
+            "spool: record %d (%d findings, %d notes, %d connections of run %d) refused by "
+            "the store: %s; kept in %s",
             record.seq,
             len(record.findings),
             len(record.notes),
+            len(record.connections),
             record.run_id,
             reason,
             path,

@@ -324,17 +324,25 @@ class FindingStore:
             return postgresql.insert(table).on_conflict_do_nothing()
         raise StoreError(f"no duplicate-skipping insert for the {self.dialect} dialect")
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()) -> None:
-        """Append findings to the run's hash chain, and store notes, in one transaction.
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note] = (),
+        connections: Sequence[ConnectionRecord] = (),
+    ) -> None:
+        """Append findings to the run's hash chain, and store notes and connections, at once.
 
         Findings the run already holds, and repeats within the call, are
         dropped before numbering: a retried batch never advances the chain.
+        Notes and connection records are kept once each (their unique keys).
         Any failure (UnknownRunError, RunClosedError, an unreachable database)
         raises and stores nothing.
         """
         finding_rows = [finding_to_row(run_id, f) for f in findings]
         note_rows = [note_to_row(run_id, n) for n in notes]
-        if not finding_rows and not note_rows:
+        connection_rows = [c.to_row(run_id) for c in connections]
+        if not finding_rows and not note_rows and not connection_rows:
             return
         dest_rows = destination_rows(run_id, findings, notes)
         with self.engine.begin() as conn:
@@ -342,6 +350,8 @@ class FindingStore:
                 self._append_to_chain(conn, run_id, finding_rows)
             if note_rows:
                 conn.execute(self._insert_ignoring_duplicates(schema.notes), note_rows)
+            if connection_rows:
+                conn.execute(self._insert_ignoring_duplicates(schema.connections), connection_rows)
             if dest_rows:
                 self._upsert_destinations(conn, dest_rows)
 

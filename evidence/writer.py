@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from shekara.audit.model import Finding, Note
+from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.spool import Spool, SpoolRecord
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,13 @@ log = logging.getLogger(__name__)
 class FindingSink(Protocol):
     """What the writer needs of a store (FindingStore, or a fake in tests)."""
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None: ...
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        connections: Sequence[ConnectionRecord] = (),
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +57,11 @@ class _Submission:
     findings: tuple[Finding, ...]
     notes: tuple[Note, ...]
     queued_at: float
+    connections: tuple[ConnectionRecord, ...] = ()
 
     @property
     def size(self) -> int:
-        return len(self.findings) + len(self.notes)
+        return len(self.findings) + len(self.notes) + len(self.connections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +113,10 @@ class StoreWriter:
         self._closing = False
         self.stored_findings = 0
         self.stored_notes = 0
+        self.stored_connections = 0
         self.failed_findings = 0
         self.failed_notes = 0
+        self.failed_connections = 0
         self.last_error: BaseException | None = None
         # Daemon, so a forgotten close() cannot hang interpreter exit; close() drains.
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -141,16 +151,19 @@ class StoreWriter:
         run_id: int,
         findings: Sequence[Finding],
         notes: Sequence[Note] = (),
+        connections: Sequence[ConnectionRecord] = (),
         *,
         timeout: float | None = None,
     ) -> bool:
-        """Queue a flow's findings and notes; False if the queue stayed full (dropped, logged).
+        """Queue a flow's findings, notes and connection records; False if dropped (logged).
 
         Blocks up to ``timeout`` (default ``submit_timeout``) while the queue is
         full. A submission larger than the whole queue is admitted once the
         queue is empty, so no submission waits forever.
         """
-        item = _Submission(run_id, tuple(findings), tuple(notes), time.monotonic())
+        item = _Submission(
+            run_id, tuple(findings), tuple(notes), time.monotonic(), tuple(connections)
+        )
         if item.size == 0:
             return True
         wait = self.submit_timeout if timeout is None else timeout
@@ -168,13 +181,15 @@ class StoreWriter:
                 if remaining <= 0:
                     self.failed_findings += len(item.findings)
                     self.failed_notes += len(item.notes)
+                    self.failed_connections += len(item.connections)
                     log.error(
-                        "store queue full for %.1fs (%d items pending): dropped %d findings "
-                        "and %d notes of run %d; they are NOT stored",
+                        "store queue full for %.1fs (%d items pending): dropped %d findings, "
+                        "%d notes and %d connection records of run %d; they are NOT stored",
                         wait,
                         self._pending_items,
                         len(item.findings),
                         len(item.notes),
+                        len(item.connections),
                         run_id,
                     )
                     return False
@@ -268,8 +283,9 @@ class StoreWriter:
         for run_id, items in by_run.items():
             findings = [f for item in items for f in item.findings]
             notes = [n for item in items for n in item.notes]
+            connections = [c for item in items for c in item.connections]
             try:
-                self._store.add(run_id, findings, notes)
+                self._store.add(run_id, findings, notes, connections)
             except Exception as exc:
                 if len(items) == 1:
                     self._record_failure(items, exc)
@@ -278,7 +294,7 @@ class StoreWriter:
                 log.warning("batch write for run %d failed (%s); retrying one by one", run_id, exc)
                 for item in items:
                     try:
-                        self._store.add(run_id, item.findings, item.notes)
+                        self._store.add(run_id, item.findings, item.notes, item.connections)
                     except Exception as item_exc:
                         self._record_failure([item], item_exc)
                     else:
@@ -290,19 +306,23 @@ class StoreWriter:
         with self._cond:
             self.stored_findings += sum(len(i.findings) for i in items)
             self.stored_notes += sum(len(i.notes) for i in items)
+            self.stored_connections += sum(len(i.connections) for i in items)
 
     def _record_failure(self, items: list[_Submission], exc: BaseException) -> None:
         n_findings = sum(len(i.findings) for i in items)
         n_notes = sum(len(i.notes) for i in items)
+        n_connections = sum(len(i.connections) for i in items)
         with self._cond:
             self.failed_findings += n_findings
             self.failed_notes += n_notes
+            self.failed_connections += n_connections
             self.last_error = exc
         runs = sorted({i.run_id for i in items})
         log.error(
-            "FAILED to store %d findings and %d notes of run(s) %s: %s",
+            "FAILED to store %d findings, %d notes and %d connection records of run(s) %s: %s",
             n_findings,
             n_notes,
+            n_connections,
             runs,
             exc,
             exc_info=exc,
@@ -350,6 +370,11 @@ class _Pending:
     findings: tuple[Finding, ...]
     notes: tuple[Note, ...]
     future: Future[bool] | asyncio.Future[bool]
+    connections: tuple[ConnectionRecord, ...] = ()
+
+
+# One event held in memory: run, findings, notes, connection records.
+_Event = tuple[int, tuple[Finding, ...], tuple[Note, ...], tuple[ConnectionRecord, ...]]
 
 
 def _resolve_all(outcomes: list[tuple[asyncio.Future[bool], bool]]) -> None:
@@ -378,13 +403,20 @@ class SpooledWriterStats:
     dropped_notes: int
     rejected_records: int
     corrupted_records: int
+    stored_connections: int = 0
+    unacknowledged_connections: int = 0
+    dropped_connections: int = 0
 
 
 class SpooledWriter:
     """Acknowledges findings once fsynced in the spool; a drain thread moves them to the store.
 
+    Connection records take the same path: spooled with the findings of the
+    event that ended the connection (or on their own), drained into the same
+    run, kept once by their unique key however often a restart delivers them.
+
     ``acknowledge`` returns a future that resolves True when the event's
-    findings and notes are durable, False when the spool refused them (full,
+    findings, notes and connection records are durable, False when the spool refused them (full,
     or its disk failed): those are *not acknowledged*, logged at error level,
     counted, and still handed to the store from memory as long as a bounded
     overflow queue has room.
@@ -433,7 +465,7 @@ class SpooledWriter:
         self._closing = False
         self._abandon = threading.Event()
         self._wake = threading.Event()
-        self._overflow: deque[tuple[int, tuple[Finding, ...], tuple[Note, ...]]] = deque()
+        self._overflow: deque[_Event] = deque()
         self._overflow_items = 0
         self._drained_gen = 0
         self._drain_done = False
@@ -445,6 +477,9 @@ class SpooledWriter:
         self.unacknowledged_notes = 0
         self.dropped_findings = 0
         self.dropped_notes = 0
+        self.stored_connections = 0
+        self.unacknowledged_connections = 0
+        self.dropped_connections = 0
         self.rejected_records = 0
         self.store_error: str | None = None
         self.store_down_since: float | None = None
@@ -462,15 +497,23 @@ class SpooledWriter:
     # -- caller side ----------------------------------------------------------
 
     def acknowledge(
-        self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note] = (),
+        connections: Sequence[ConnectionRecord] = (),
     ) -> Future[bool]:
-        """Spool one event's findings and notes; the future says whether they are durable."""
+        """Spool one event's findings, notes and connections; the future says if durable."""
         fut: Future[bool] = Future()
-        self._enqueue(_Pending(run_id, tuple(findings), tuple(notes), fut))
+        self._enqueue(_Pending(run_id, tuple(findings), tuple(notes), fut, tuple(connections)))
         return fut
 
     def acknowledge_async(
-        self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note] = (),
+        connections: Sequence[ConnectionRecord] = (),
     ) -> asyncio.Future[bool]:
         """``acknowledge`` for a caller on an event loop: one wake-up of the loop per batch.
 
@@ -478,11 +521,11 @@ class SpooledWriter:
         flow; the appender resolves a whole batch's futures in one call instead.
         """
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Pending(run_id, tuple(findings), tuple(notes), fut))
+        self._enqueue(_Pending(run_id, tuple(findings), tuple(notes), fut, tuple(connections)))
         return fut
 
     def _enqueue(self, item: _Pending) -> None:
-        if not item.findings and not item.notes:
+        if not item.findings and not item.notes and not item.connections:
             item.future.set_result(True)
             return
         with self._cond:
@@ -497,11 +540,12 @@ class SpooledWriter:
         run_id: int,
         findings: Sequence[Finding],
         notes: Sequence[Note] = (),
+        connections: Sequence[ConnectionRecord] = (),
         *,
         timeout: float | None = None,
     ) -> bool:
         """Like ``acknowledge``, but waits: True once durable in the spool."""
-        return self.acknowledge(run_id, findings, notes).result(timeout)
+        return self.acknowledge(run_id, findings, notes, connections).result(timeout)
 
     @property
     def pending(self) -> int:
@@ -586,6 +630,9 @@ class SpooledWriter:
                 dropped_notes=self.dropped_notes,
                 rejected_records=self.rejected_records,
                 corrupted_records=spool.corrupted,
+                stored_connections=self.stored_connections,
+                unacknowledged_connections=self.unacknowledged_connections,
+                dropped_connections=self.dropped_connections,
             )
 
     # -- appender thread ------------------------------------------------------
@@ -613,7 +660,9 @@ class SpooledWriter:
     def _append(self, items: list[_Pending]) -> None:
         error: BaseException | None = None
         try:
-            seqs = self._spool.append_many([(i.run_id, i.findings, i.notes) for i in items])
+            seqs = self._spool.append_many(
+                [(i.run_id, i.findings, i.notes, i.connections) for i in items]
+            )
         except Exception as exc:  # disk full, I/O error: nothing of this batch is durable
             error = exc
             seqs = [None] * len(items)
@@ -642,18 +691,20 @@ class SpooledWriter:
                 loop.call_soon_threadsafe(_resolve_all, outcomes)
 
     def _not_acknowledged(self, item: _Pending, why: str) -> None:
-        n = len(item.findings) + len(item.notes)
+        n = len(item.findings) + len(item.notes) + len(item.connections)
         now = time.monotonic()
         with self._cond:
             self.unacknowledged_findings += len(item.findings)
             self.unacknowledged_notes += len(item.notes)
+            self.unacknowledged_connections += len(item.connections)
             kept = self._overflow_items + n <= self.max_overflow
             if kept:
-                self._overflow.append((item.run_id, item.findings, item.notes))
+                self._overflow.append((item.run_id, item.findings, item.notes, item.connections))
                 self._overflow_items += n
             else:
                 self.dropped_findings += len(item.findings)
                 self.dropped_notes += len(item.notes)
+                self.dropped_connections += len(item.connections)
             self._overflow_since_log += len(item.findings)
             due = now - self._last_overflow_log >= 10.0
             if due:
@@ -675,7 +726,7 @@ class SpooledWriter:
 
     def _drain_loop(self) -> None:
         batch: list[SpoolRecord] = []
-        extra: list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]] = []
+        extra: list[_Event] = []
         delay = self.retry_initial
         try:
             while not self._abandon.is_set():
@@ -716,9 +767,11 @@ class SpooledWriter:
                     self._spool.release(batch[-1].seq)
                 with self._cond:
                     self.stored_findings += sum(len(r.findings) for r in batch)
-                    self.stored_findings += sum(len(f) for _, f, _ in extra)
+                    self.stored_findings += sum(len(e[1]) for e in extra)
                     self.stored_notes += sum(len(r.notes) for r in batch)
-                    self.stored_notes += sum(len(n) for _, _, n in extra)
+                    self.stored_notes += sum(len(e[2]) for e in extra)
+                    self.stored_connections += sum(len(r.connections) for r in batch)
+                    self.stored_connections += sum(len(e[3]) for e in extra)
                     self._cond.notify_all()
                 batch, extra = [], []
                 self._store_up()
@@ -726,16 +779,23 @@ class SpooledWriter:
                 self._status_if_due()
         finally:
             if extra:
-                n_f = sum(len(f) for _, f, _ in extra)
+                n_f = sum(len(e[1]) for e in extra)
+                n_c = sum(len(e[3]) for e in extra)
                 with self._cond:
                     self.dropped_findings += n_f
-                    self.dropped_notes += sum(len(n) for _, _, n in extra)
-                log.error("%d unacknowledged findings could not be stored before exit", n_f)
+                    self.dropped_notes += sum(len(e[2]) for e in extra)
+                    self.dropped_connections += n_c
+                log.error(
+                    "%d unacknowledged findings and %d connection records could not be stored "
+                    "before exit",
+                    n_f,
+                    n_c,
+                )
             with self._cond:
                 self._drain_done = True
                 self._cond.notify_all()
 
-    def _take_overflow(self) -> list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]]:
+    def _take_overflow(self) -> list[_Event]:
         with self._cond:
             out = list(self._overflow)
             self._overflow.clear()
@@ -757,24 +817,22 @@ class SpooledWriter:
             else:
                 log.error("the after-recovery step failed: %s", exc, exc_info=exc)
 
-    def _deliver(
-        self,
-        batch: list[SpoolRecord],
-        extra: list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]],
-    ) -> None:
+    def _deliver(self, batch: list[SpoolRecord], extra: list[_Event]) -> None:
         """Commit a batch; a record the store refuses for good is quarantined, not retried."""
-        by_run: dict[int, tuple[list[Finding], list[Note]]] = {}
+        by_run: dict[int, tuple[list[Finding], list[Note], list[ConnectionRecord]]] = {}
         for rec in batch:
-            fs, ns = by_run.setdefault(rec.run_id, ([], []))
+            fs, ns, cs = by_run.setdefault(rec.run_id, ([], [], []))
             fs.extend(rec.findings)
             ns.extend(rec.notes)
-        for run_id, fs_, ns_ in extra:
-            fs, ns = by_run.setdefault(run_id, ([], []))
+            cs.extend(rec.connections)
+        for run_id, fs_, ns_, cs_ in extra:
+            fs, ns, cs = by_run.setdefault(run_id, ([], [], []))
             fs.extend(fs_)
             ns.extend(ns_)
+            cs.extend(cs_)
         try:
-            for run_id, (fs, ns) in by_run.items():
-                self._store.add(run_id, fs, ns)
+            for run_id, (fs, ns, cs) in by_run.items():
+                self._store.add(run_id, fs, ns, cs)
             return
         except Exception as exc:
             if is_transient(exc):
@@ -783,23 +841,29 @@ class SpooledWriter:
         # Every record again on its own: the store skips what it already holds.
         for rec in batch:
             try:
-                self._store.add(rec.run_id, rec.findings, rec.notes)
+                self._store.add(rec.run_id, rec.findings, rec.notes, rec.connections)
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 self._spool.quarantine(rec, _describe(exc))
                 with self._cond:
                     self.rejected_records += 1
-        for run_id, fs_, ns_ in extra:
+        for run_id, fs_, ns_, cs_ in extra:
             try:
-                self._store.add(run_id, fs_, ns_)
+                self._store.add(run_id, fs_, ns_, cs_)
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 with self._cond:
                     self.dropped_findings += len(fs_)
                     self.dropped_notes += len(ns_)
-                log.error("%d unacknowledged findings refused by the store: %s", len(fs_), exc)
+                    self.dropped_connections += len(cs_)
+                log.error(
+                    "%d unacknowledged findings and %d connection records refused by the store: %s",
+                    len(fs_),
+                    len(cs_),
+                    exc,
+                )
 
     def _store_down(self, exc: BaseException) -> None:
         text = _describe(exc)
@@ -856,6 +920,9 @@ class SpooledWriter:
             "spool_error": s.spool_error,
             "unacknowledged_findings": s.unacknowledged_findings,
             "dropped_findings": s.dropped_findings,
+            "stored_connections": s.stored_connections,
+            "unacknowledged_connections": s.unacknowledged_connections,
+            "dropped_connections": s.dropped_connections,
             "rejected_records": s.rejected_records,
             "corrupted_records": s.corrupted_records,
         }

@@ -19,7 +19,6 @@ from shekara.audit.model import Note
 from shekara.audit.redact import Redactor
 from shekara.audit.verdict import Judge
 from shekara.evidence import raw, schema
-from shekara.evidence.connections import ConnectionLog
 from shekara.evidence.pending import PendingRuns
 from shekara.evidence.spool import DEFAULT_MAX_BYTES, Spool, SpoolRuns
 from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
@@ -206,9 +205,10 @@ def build(
 ) -> Context:
     """The addons and their collaborators for one run.
 
-    With ``spool_dir`` (the live proxy) findings are acknowledged once fsynced
-    in the spool and drained into the store from there; records left by an
-    earlier process are delivered first, into the runs they belong to.
+    With ``spool_dir`` (the live proxy) findings and connection records are
+    acknowledged once fsynced in the spool and drained into the store from
+    there; records left by an earlier process are delivered first, into the
+    runs they belong to.
     With ``run_id`` the context joins a run another process opened (a worker of
     ``replay --jobs``): it writes findings into it and leaves closing it to its owner.
     """
@@ -270,14 +270,13 @@ def build(
         )
     else:
         writer = StoreWriter(store)
-    connections = ConnectionLog(store, run_id) if live else None
     addons = pipeline(
         locator,
         judge,
         writer,
         run_id,
         sinks,
-        connections,
+        live,
         known,
         leases=LeaseBook(dhcp_leases),
         track=track,

@@ -25,6 +25,7 @@ def cmd_wifi(args: argparse.Namespace) -> int:
             passphrase=passphrase,
             channel=args.channel,
             country=args.country,
+            leasefile=args.leasefile,
         )
     except WifiConfigError as e:
         print(f"shekara: wifi: {e}", file=sys.stderr)
@@ -69,5 +70,10 @@ def register(sub: argparse._SubParsersAction, default_db: Callable[[], str]) -> 
     w.add_argument("--passphrase", default=None, help="WPA2 passphrase (default: random)")
     w.add_argument("--channel", type=int, default=6)
     w.add_argument("--country", default="KZ", help="regulatory domain (ISO 3166 code)")
+    w.add_argument(
+        "--leasefile",
+        default="/var/lib/misc/shekara-audit.leases",
+        help="where dnsmasq keeps its DHCP leases, which the proxy reads (--dhcp-leases)",
+    )
     w.add_argument("--out", default="shekara-wifi", help="folder for the files")
     w.set_defaults(func=cmd_wifi)

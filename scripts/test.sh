@@ -5,7 +5,8 @@
 # SHEKARA_TEST_PG_URL set by the caller points the tests at another server,
 # which is then neither started nor stopped here. Otherwise the server is
 # stopped at the end by the last test run that used it (runs may overlap).
-# Installs iproute2 and nftables when missing (scripts/netns-tools.sh).
+# Installs iproute2, nftables, tcpdump, dnsmasq and hostapd when missing
+# (scripts/netns-tools.sh).
 # Fails when PostgreSQL cannot be installed or started: the PostgreSQL half of
 # the suite is never skipped. Exits with pytest's own status.
 set -euo pipefail

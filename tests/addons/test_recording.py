@@ -12,6 +12,7 @@ from mitmproxy.test import tflow
 from shekara.addons import state
 from shekara.addons.recording import Recording
 from shekara.audit.model import Finding, Note
+from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.spool import Spool
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 from tests.evidence.conftest import build_finding, build_note
@@ -20,9 +21,17 @@ from tests.evidence.conftest import build_finding, build_note
 class _Sink:
     def __init__(self) -> None:
         self.rows: list[tuple[int, str]] = []
+        self.connections: list[tuple[int, str]] = []
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        connections: Sequence[ConnectionRecord] = (),
+    ) -> None:
         self.rows += [(run_id, f.flow_id) for f in findings]
+        self.connections += [(run_id, c.flow_id) for c in connections]
 
 
 def _flow_with_findings(n: int = 2):  # type: ignore[no-untyped-def]
@@ -93,4 +102,32 @@ def test_an_event_without_findings_is_not_spooled(tmp_path: Path) -> None:
         assert spool.stats().appended == 0
     finally:
         writer.close(timeout=5)
+        spool.close()
+
+
+def test_a_connection_that_ends_is_spooled_with_the_flows_last_findings(tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    spool = Spool(spool_dir)
+    sink = _Sink()
+    writer = SpooledWriter(sink, spool)
+    rec = Recording(writer, 4)
+    f = tflow.ttcpflow()
+    a = state.begin(f, 1.0)
+    a.findings.append(build_finding(flow_id=f.id))
+    state.set_connection(f, ConnectionRecord(f.id, "tcp", "undetermined", 1.0, 2.0, bytes_up=9))
+    try:
+        rec.tcp_end(f)
+        assert writer.flush(timeout=5)
+        # One spool record for both: one write, one fsync for the flow's end.
+        assert spool.stats().appended == 1
+        assert sink.rows == [(4, f.id)] and sink.connections == [(4, f.id)]
+        assert state.take_connection(f) is None
+        # A connection whose end brought no finding is spooled on its own.
+        g = tflow.ttcpflow()
+        state.set_connection(g, ConnectionRecord(g.id, "tcp", "read", 1.0, 2.0))
+        rec.tcp_end(g)
+        assert writer.flush(timeout=5)
+        assert spool.stats().appended == 2 and sink.connections == [(4, f.id), (4, g.id)]
+    finally:
+        assert writer.close(timeout=5)
         spool.close()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
+from sqlalchemy.exc import IntegrityError
 
-from shekara.evidence.connections import READ, UNDETERMINED, ConnectionLog, ConnectionRecord
-from shekara.evidence.store import FindingStore, UnknownRunError
+from shekara.evidence.connections import READ, UNDETERMINED, ConnectionRecord
+from shekara.evidence.store import FindingStore, RunClosedError, UnknownRunError
+from tests.evidence.conftest import build_finding, build_note
 
 
 def rec(
@@ -70,40 +69,31 @@ def test_no_bytes_is_unknown_coverage_not_full(store: FindingStore) -> None:
     assert whole.bytes_total == 0 and whole.share_read is None and per_host == []
 
 
-def test_connection_log_writes_in_the_background(store: FindingStore) -> None:
+def test_findings_notes_and_connections_are_stored_together_or_not_at_all(
+    store: FindingStore,
+) -> None:
     run = store.start_run("proxy")
-    log = ConnectionLog(store, run, batch=7)
-    for i in range(50):
-        log.add(rec(f"f{i}", "h.example", READ, i, i))
-    log.close()
-    assert log.stored == 50 and log.dropped == 0
-    assert len(store.query_connections(run)) == 50
+    finding = build_finding(flow_id="a")
+    store.add(
+        run, [finding], [build_note(flow_id="a")], [rec("a", "h.example", UNDETERMINED, 5, 6)]
+    )
+    # Delivered again (a restart before the spool's release): each is kept once.
+    store.add(
+        run, [finding], [build_note(flow_id="a")], [rec("a", "h.example", UNDETERMINED, 5, 6)]
+    )
+    store.add(run, [], [], [rec("b", "h.example", READ, 1, 1)])
+    assert (store.count(run_id=run), store.count_notes(run)) == (1, 1)
+    assert sorted(c.flow_id for c in store.query_connections(run)) == ["a", "b"]
+    # A closed run refuses the findings, and the connection records with them.
+    store.finish_run(run, 1, "completed")
+    with pytest.raises(RunClosedError):
+        store.add(run, [build_finding(flow_id="c")], [], [rec("c", "h.example", READ, 1, 1)])
+    assert sorted(c.flow_id for c in store.query_connections(run)) == ["a", "b"]
 
 
-def test_connection_log_counts_what_the_store_refused(store: FindingStore) -> None:
-    log = ConnectionLog(store, 999_999)  # no such run: the foreign key refuses
-    log.add(rec("x", "h.example", READ, 1, 1))
-    log.close()
-    assert log.dropped + log.stored == 1
-
-
-def test_connection_log_never_blocks_when_full() -> None:
-    class Slow:
-        def __init__(self) -> None:
-            self.release = threading.Event()
-
-        def add_connections(self, run_id: int, records: object) -> None:
-            self.release.wait(5)
-
-    sink = Slow()
-    log = ConnectionLog(sink, 1, max_pending=3, batch=1)
-    t0 = time.monotonic()
-    for i in range(20):
-        log.add(rec(f"f{i}", "h", READ, 1, 1))
-    assert time.monotonic() - t0 < 1.0
-    assert log.dropped >= 15
-    sink.release.set()
-    log.close()
+def test_connections_of_an_unknown_run_are_refused(store: FindingStore) -> None:
+    with pytest.raises(IntegrityError):
+        store.add(999_999, [], [], [rec("x", "h.example", READ, 1, 1)])
 
 
 def test_vehicle_registration_and_session_description(store: FindingStore) -> None:

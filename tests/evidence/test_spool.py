@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from shekara.audit.model import Finding, Note
+from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.spool import (
     HEADER_SIZE,
     SEGMENT_SUFFIX,
@@ -19,6 +21,7 @@ from shekara.evidence.spool import (
     SpoolRuns,
     decode_payload,
     encode_payload,
+    note_to_json,
 )
 
 from .conftest import build_finding, build_note
@@ -257,3 +260,23 @@ def test_spool_runs_tracks_open_runs_and_refuses_another_database(tmp_path: Path
         assert SpoolRuns(spool, "sqlite:///a.db").interrupted == (2,)
         with pytest.raises(SpoolError, match="another database"):
             SpoolRuns(spool, "sqlite:///b.db")
+
+
+def test_connection_records_travel_in_the_spool_and_old_records_still_read(
+    tmp_path: Path,
+) -> None:
+    conn = ConnectionRecord(
+        "c1", "tcp", "undetermined", 1.5, 2.5, reason="pinned", port=0, bytes_up=7, ja4="t13d"
+    )
+    with Spool(tmp_path / "spool") as spool:
+        spool.append_many([(-1, [_finding(1)], [], [conn]), (2, [], [], [conn, conn])])
+        first, second = spool.read()
+    assert (first.run_id, first.connections, first.size) == (-1, (conn,), 2)
+    assert second.connections == (conn, conn) and second.findings == ()
+    # A record written before connection records travelled here has none.
+    old = json.dumps({"run": 3, "f": [], "n": [note_to_json(build_note())]}).encode()
+    assert decode_payload(9, old).connections == ()
+    # A damaged connection record is refused, not half read.
+    bad = json.dumps({"run": 3, "f": [], "n": [], "c": [{"flow_id": "x"}]}).encode()
+    with pytest.raises(TypeError):
+        decode_payload(9, bad)

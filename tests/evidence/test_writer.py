@@ -15,7 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from shekara.audit.model import Finding, Note
-from shekara.evidence.spool import Spool
+from shekara.evidence.connections import ConnectionRecord
+from shekara.evidence.pending import PendingRuns
+from shekara.evidence.spool import Spool, SpoolRuns
 from shekara.evidence.store import FindingStore
 from shekara.evidence.writer import SpooledWriter, StoreWriter, WriterClosedError
 
@@ -152,7 +154,13 @@ class _BlockingSink:
         self.started = threading.Event()
         self.rows = 0
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        connections: Sequence[ConnectionRecord] = (),
+    ) -> None:
         self.started.set()
         self.release.wait(10)
         self.rows += len(findings) + len(notes)
@@ -236,7 +244,13 @@ class _FlakySink:
         self.rows: list[tuple[int, str]] = []
         self.lock = threading.Lock()
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        connections: Sequence[ConnectionRecord] = (),
+    ) -> None:
         with self.lock:
             self.calls += 1
         if not self.up.is_set():
@@ -438,3 +452,45 @@ def test_spooled_tells_the_event_loop_what_the_full_spool_refused(tmp_path: Path
         assert results.count(False) == writer.stats().unacknowledged_findings > 0
     finally:
         writer.close(timeout=1)
+
+
+def test_spooled_connections_of_a_provisional_run_land_in_it_exactly_once(
+    tmp_path: Path,
+) -> None:
+    """Started while the store was unreachable: records wait in the spool under a provisional
+    run id, go into the run the store opens for it, and a second delivery adds nothing."""
+    folder = tmp_path / "db"  # not there yet: the store cannot be opened
+    store = FindingStore(f"sqlite:///{folder / 'findings.db'}")
+    spool_dir = tmp_path / "spool"
+    spool = Spool(spool_dir)
+    runs = SpoolRuns(spool, str(store.url))
+    run = runs.provisional({"kind": "proxy", "started_at": time.time()})
+    conns = [ConnectionRecord(f"c{i}", "tcp", "read", 1.0, 2.0, bytes_up=i) for i in range(5)]
+    writer = SpooledWriter(PendingRuns(store, runs), spool, retry_initial=0.01, retry_max=0.05)
+    futures = [writer.acknowledge(run, [], [], [c]) for c in conns[:4]]
+    futures.append(writer.acknowledge(run, _findings(1, "x"), [], conns[4:]))
+    assert all(f.result(5) for f in futures)
+    assert not writer.flush(timeout=0.3)  # the store is unreachable
+    assert writer.stats().store == "down"
+    folder.mkdir()
+    assert writer.flush(timeout=10)
+    assert writer.close(timeout=10)
+    assert writer.stats().stored_connections == 5
+    real = runs.resolved(run)
+    assert real is not None and real > 0
+    assert sorted(c.flow_id for c in store.query_connections(real)) == [f"c{i}" for i in range(5)]
+    assert store.count(run_id=real) == 1
+    spool.close()
+
+    # The release mark lost (a crash after the commit): everything is delivered again.
+    (spool_dir / "released").unlink()
+    spool = Spool(spool_dir)
+    assert spool.pending == 5
+    runs = SpoolRuns(spool, str(store.url))
+    writer = SpooledWriter(PendingRuns(store, runs), spool)
+    assert writer.flush(timeout=10) and writer.close(timeout=10)
+    spool.close()
+    assert runs.resolved(run) == real
+    assert len(store.query_connections(real)) == 5
+    assert store.count(run_id=real) == 1
+    store.dispose()

@@ -2,7 +2,9 @@
 
 Every request the client sends carries its own Luhn-valid IMEI in a JSON
 body, so each acknowledged request (one that got the upstream's answer
-through the proxy) names exactly one finding the store must hold.
+through the proxy) names exactly one finding the store must hold. Every
+request is made on a connection of its own, which the upstream counts: each
+is one connection record the store must hold.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from stdnum import luhn
@@ -52,12 +56,24 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _CountingServer(ThreadingHTTPServer):
+    daemon_threads = True
+    accepted = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1  # serve_forever's one thread calls this
+        super().process_request(request, client_address)
+
+
 class Upstream:
-    """A loopback web server answering every POST with 200 JSON, on a thread."""
+    """A loopback web server answering every POST with 200 JSON, on a thread.
+
+    ``connections`` counts the connections it accepted: the proxy makes one
+    per connection of the client, so each is one connection record.
+    """
 
     def __init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
+        self.server = _CountingServer(("127.0.0.1", 0), _Handler)
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -68,6 +84,10 @@ class Upstream:
     def __exit__(self, *_exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    @property
+    def connections(self) -> int:
+        return self.server.accepted
 
 
 def imei(prefix: int, n: int) -> str:
@@ -213,6 +233,50 @@ def check_exactly_once(home: Path, db_url: str, acked: Sequence[str]) -> Counter
     duplicated = {h: n for h, n in counts.items() if n > 1}
     assert not duplicated, f"{len(duplicated)} findings stored more than once"
     return counts
+
+
+@dataclass(frozen=True)
+class ConnectionRows:
+    """The connection records of the upstream's port in the store, over all runs."""
+
+    total: int
+    flows: Counter[str]  # flow id -> how often it is stored
+    started: list[float]
+
+    def between(self, start: float, end: float) -> int:
+        return sum(1 for t in self.started if start <= t <= end)
+
+
+def connection_rows(db_url: str, port: int) -> ConnectionRows:
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT flow_id, started_at FROM connections WHERE port = :port"),
+                {"port": port},
+            ).all()
+    finally:
+        engine.dispose()
+    return ConnectionRows(len(rows), Counter(r[0] for r in rows), [float(r[1]) for r in rows])
+
+
+def check_connections_once(
+    db_url: str, upstream: Upstream, lost_at_most: int = 0
+) -> ConnectionRows:
+    """A connection record per connection the upstream served (up to ``lost_at_most`` fewer).
+
+    None is stored twice. A record is spooled when its connection ends; what a
+    SIGKILL cuts off before then was never acknowledged, as a request cut off
+    was never answered.
+    """
+    rows = connection_rows(db_url, upstream.port)
+    twice = {k: n for k, n in rows.flows.items() if n > 1}
+    assert not twice, f"{len(twice)} connection records stored more than once"
+    assert rows.total <= upstream.connections, (rows.total, upstream.connections)
+    assert rows.total >= upstream.connections - lost_at_most, (
+        f"{upstream.connections - rows.total} of {upstream.connections} connection records lost"
+    )
+    return rows
 
 
 def run_statuses(db_url: str) -> Counter[str]:

@@ -167,3 +167,77 @@ def gateway(
         yield g
     finally:
         cleanup()
+
+
+@dataclass(frozen=True)
+class WifiLab:
+    """Car, gateway and internet namespaces for the audit Wi-Fi kit, named after this process.
+
+    ``wifi`` is the gateway's end of a veth pair that stands in for the Wi-Fi
+    interface: the car's end (``car_link``) has no address until DHCP gives it
+    one, and the gateway's end none until the kit's steps give it one.
+    ``uplink`` leads to the internet namespace, the gateway's default route.
+    """
+
+    car: str
+    gateway: str
+    internet: str
+    car_link: str
+    wifi: str
+    uplink: str
+    gateway_net_ip: str = "10.88.2.1"
+    internet_ip: str = "10.88.2.2"
+
+
+@contextmanager
+def wifi_lab() -> Iterator[WifiLab]:
+    pid = os.getpid()
+    lab = WifiLab(
+        f"shk-wcar-{pid}",
+        f"shk-wgw-{pid}",
+        f"shk-wnet-{pid}",
+        car_link=f"shkwc{pid}",
+        wifi=f"shkww{pid}",
+        uplink=f"shkwu{pid}",
+    )
+    names = (lab.car, lab.gateway, lab.internet)
+    # The gateway's name server is the internet namespace's (``ip netns exec`` mounts it).
+    etc = Path("/etc/netns") / lab.gateway
+
+    def cleanup() -> None:
+        for ns in names:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        shutil.rmtree(etc, ignore_errors=True)
+
+    cleanup()
+    try:
+        for ns in names:
+            _ip("netns", "add", ns)
+            _in(ns, "ip", "link", "set", "lo", "up")
+        _ip(
+            *("link", "add", lab.car_link, "netns", lab.car, "type", "veth"),
+            *("peer", "name", lab.wifi, "netns", lab.gateway),
+        )
+        _ip(
+            *("link", "add", f"shkwn{pid}", "netns", lab.internet, "type", "veth"),
+            *("peer", "name", lab.uplink, "netns", lab.gateway),
+        )
+        _in(lab.car, "ip", "link", "set", lab.car_link, "up")
+        _in(lab.gateway, "ip", "link", "set", lab.wifi, "up")
+        _in(lab.gateway, "ip", "addr", "add", f"{lab.gateway_net_ip}/24", "dev", lab.uplink)
+        _in(lab.gateway, "ip", "link", "set", lab.uplink, "up")
+        _in(lab.gateway, "ip", "route", "add", "default", "via", lab.internet_ip)
+        _in(lab.internet, "ip", "addr", "add", f"{lab.internet_ip}/24", "dev", f"shkwn{pid}")
+        _in(lab.internet, "ip", "link", "set", f"shkwn{pid}", "up")
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text(f"nameserver {lab.internet_ip}\n")
+    except (OSError, subprocess.CalledProcessError) as e:
+        cleanup()
+        detail = getattr(e, "stderr", "") or str(e)
+        raise RuntimeError(
+            f"cannot build the Wi-Fi lab (root and iproute2 are needed): {detail}"
+        ) from e
+    try:
+        yield lab
+    finally:
+        cleanup()

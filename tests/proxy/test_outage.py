@@ -5,7 +5,8 @@ own data folder and port, through scripts/postgres.sh), so stopping it does
 not disturb the server the rest of the suite shares. While the server is
 down the car's requests must all go through, the station must report the
 outage (status file, /health 503), and once the server is back the spool
-must drain into it: every acknowledged finding exactly once.
+must drain into it: every acknowledged finding exactly once, and the
+connection record of every connection the upstream served exactly once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from tests.proxy.durability import (
     Proxy,
     Traffic,
     Upstream,
+    check_connections_once,
     check_exactly_once,
     free_port,
     run_statuses,
@@ -108,6 +111,7 @@ def test_postgresql_outage_loses_and_doubles_nothing(tmp_path: Path, cluster: Cl
         try:
             _wait(lambda: len(traffic.acked) >= 50, 30, "traffic before the outage")
             cluster.stop()
+            down_at = time.time()
             before_outage = len(traffic.acked)
             _wait(lambda: _status(proxy.status).get("store") == "down", 30, "store down")
             _wait(lambda: len(traffic.acked) >= before_outage + 200, 60, "traffic in the outage")
@@ -116,6 +120,7 @@ def test_postgresql_outage_loses_and_doubles_nothing(tmp_path: Path, cluster: Cl
             station = health.get("/health").json().get("station")
             assert station is not None and station["store"] == "down"
 
+            up_at = time.time()
             cluster.start()
             _wait(lambda: _status(proxy.status).get("store") == "ok", 60, "store back")
             after_outage = len(traffic.acked)
@@ -131,6 +136,10 @@ def test_postgresql_outage_loses_and_doubles_nothing(tmp_path: Path, cluster: Cl
     assert "unavailable" in log and "is back" in log
 
     check_exactly_once(home, cluster.url, traffic.acked)
+    connections = check_connections_once(cluster.url, upstream)
+    # Those made while the server was down among them: 200 requests, a connection each
+    # (but the three in flight when it stopped, which may have started before).
+    assert connections.between(down_at, up_at) >= 200 - 3
     statuses = run_statuses(cluster.url)
     assert statuses == {"completed": 1}
     final = _status(proxy.status)
@@ -139,10 +148,22 @@ def test_postgresql_outage_loses_and_doubles_nothing(tmp_path: Path, cluster: Cl
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_proxy_starts_and_serves_while_postgresql_is_down(
-    tmp_path: Path, cluster: Cluster
-) -> None:
-    """A station switched on during an outage: traffic flows, the run is opened later."""
+@dataclass
+class Outage:
+    """A proxy started while its PostgreSQL server is down, under steady traffic."""
+
+    home: Path
+    proxy: Proxy
+    upstream: Upstream
+    traffic: Traffic
+
+
+@contextmanager
+def started_in_an_outage(tmp_path: Path, cluster: Cluster, acked: int) -> Iterator[Outage]:
+    """The server stopped, the proxy started (its run provisional), ``acked`` requests served.
+
+    The traffic stops when the block ends; the upstream stays up for the block.
+    """
     home = tmp_path / "home"
     proxy = Proxy(home, cluster.url, free_port())
     cluster.stop()
@@ -150,22 +171,35 @@ def test_the_proxy_starts_and_serves_while_postgresql_is_down(
         proxy.start()
         traffic = Traffic(proxy.port, upstream.port, threads=2).start()
         try:
-            _wait(lambda: len(traffic.acked) >= 100, 60, "traffic with the store down")
-            status = _status(proxy.status)
-            assert status.get("store") == "down" and status["spool_records"] > 0
-            cluster.start()
-            _wait(lambda: _status(proxy.status).get("store") == "ok", 60, "store back")
-            after = len(traffic.acked)
-            _wait(lambda: len(traffic.acked) >= after + 50, 30, "traffic after it")
+            _wait(lambda: len(traffic.acked) >= acked, 60, "traffic with the store down")
+            yield Outage(home, proxy, upstream, traffic)
         finally:
             traffic.stop()
-        assert proxy.stop() == 0, proxy.tail()
 
-    assert traffic.failed == []
-    assert "unreachable" in proxy.log.read_text()
-    check_exactly_once(home, cluster.url, traffic.acked)
+
+def test_the_proxy_starts_and_serves_while_postgresql_is_down(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """A station switched on during an outage: traffic flows, the run is opened later."""
+    with started_in_an_outage(tmp_path, cluster, acked=100) as o:
+        status = _status(o.proxy.status)
+        assert status.get("store") == "down" and status["spool_records"] > 0
+        up_at = time.time()
+        cluster.start()
+        _wait(lambda: _status(o.proxy.status).get("store") == "ok", 60, "store back")
+        after = len(o.traffic.acked)
+        _wait(lambda: len(o.traffic.acked) >= after + 50, 30, "traffic after it")
+        o.traffic.stop()
+        assert o.proxy.stop() == 0, o.proxy.tail()
+
+    assert o.traffic.failed == []
+    assert "unreachable" in o.proxy.log.read_text()
+    check_exactly_once(o.home, cluster.url, o.traffic.acked)
+    connections = check_connections_once(cluster.url, o.upstream)
+    # Made under the provisional run, before the server came back: 100 requests at least.
+    assert connections.between(0, up_at) >= 100
     assert run_statuses(cluster.url) == {"completed": 1}
-    result = verify(cluster.url, home)
+    result = verify(cluster.url, o.home)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -173,23 +207,20 @@ def test_a_session_started_in_an_outage_and_killed_is_sealed_later(
     tmp_path: Path, cluster: Cluster
 ) -> None:
     """Killed before the store ever answered: the next start opens, fills and closes its run."""
-    home = tmp_path / "home"
-    proxy = Proxy(home, cluster.url, free_port())
-    cluster.stop()
-    with Upstream() as upstream:
-        proxy.start()
-        traffic = Traffic(proxy.port, upstream.port, threads=2).start()
-        try:
-            _wait(lambda: len(traffic.acked) >= 60, 60, "traffic with the store down")
-        finally:
-            traffic.stop()
-        proxy.kill()
+    with started_in_an_outage(tmp_path, cluster, acked=60) as o:
+        o.traffic.stop()
+        # The last connections' ends reach the spool; what a kill cuts off is never acknowledged.
+        time.sleep(1.0)
+        o.proxy.kill()
         cluster.start()
-        proxy.start()
-        _wait(lambda: _status(proxy.status).get("spool_records") == 0, 60, "spool drained")
-        assert proxy.stop() == 0, proxy.tail()
+        o.proxy.start()
+        _wait(lambda: _status(o.proxy.status).get("spool_records") == 0, 60, "spool drained")
+        assert o.proxy.stop() == 0, o.proxy.tail()
 
-    check_exactly_once(home, cluster.url, traffic.acked)
+    check_exactly_once(o.home, cluster.url, o.traffic.acked)
+    # At most one connection per client thread may have been closing when the kill came.
+    connections = check_connections_once(cluster.url, o.upstream, lost_at_most=2)
+    assert connections.total >= 60 - 2
     assert run_statuses(cluster.url) == {"interrupted": 1, "completed": 1}
-    result = verify(cluster.url, home)
+    result = verify(cluster.url, o.home)
     assert result.returncode == 0, result.stdout + result.stderr
