@@ -1,22 +1,32 @@
-"""``/destinations``: the servers findings went to, computed from the findings themselves."""
+"""``/destinations``: the servers findings went to, with the evidence that placed each one.
+
+The list is computed from the findings (so every finding filter applies);
+each row carries the geolocation evidence the geo stage recorded for it
+(``destinations``): who said which country, the names, the checks, and how
+sure the verdict is.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
+from sqlalchemy import case, func, select, true
 
-from shekara.api import queries
+from shekara.api import geoevidence, queries
 from shekara.api.auth import AUTH_RESPONSES, READ, require
 from shekara.api.cursor import encode_keyset
 from shekara.api.deps import StoreDep
 from shekara.api.export import EXPORT_RESPONSES, export
-from shekara.api.filters import FindingFilterDep
+from shekara.api.filters import MAX_ID, FindingFilter, FindingFilterDep
 from shekara.api.routes.findings import Cursor, Format, Limit
-from shekara.api.schemas import DestinationSummary, Page
+from shekara.api.schemas import DestinationDetail, DestinationSummary, Page
 from shekara.api.views import after_cursor, utc
+from shekara.audit.model import Confidence
+from shekara.evidence import schema
 
 router = APIRouter(
     prefix="/destinations",
@@ -41,7 +51,23 @@ EXPORT_COLUMNS = (
 )
 
 
-def _public(row: Mapping[Any, Any], categories: list[str]) -> DestinationSummary:
+def destination_filters(
+    flt: FindingFilterDep,
+    confidence: Annotated[
+        Confidence | None,
+        Query(description="confidence of the geolocation the findings were judged on"),
+    ] = None,
+) -> FindingFilter:
+    return replace(flt, geo_confidence=str(confidence) if confidence else None)
+
+
+DestinationFilterDep = Annotated[FindingFilter, Depends(destination_filters)]
+
+
+def _public(
+    row: Mapping[Any, Any], categories: list[str], evidence: Mapping[str, Any] | None
+) -> DestinationSummary:
+    geo = geoevidence.geolocation(evidence) if evidence is not None else None
     return DestinationSummary(
         host=row["host_key"] or None,
         ip=row["ip_key"] or None,
@@ -56,22 +82,33 @@ def _public(row: Mapping[Any, Any], categories: list[str]) -> DestinationSummary
         violations=int(row["violations"] or 0),
         sessions=int(row["sessions"]),
         categories=categories,  # type: ignore[arg-type]
+        confidence=geo.confidence if geo else None,
+        geolocation=geo,
     )
 
 
 @router.get("", response_model=Page[DestinationSummary])
 def list_destinations(
-    store: StoreDep, flt: FindingFilterDep, limit: Limit = 100, cursor: Cursor = None
+    store: StoreDep, flt: DestinationFilterDep, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[DestinationSummary]:
-    """Host, IP, country, ASN/org, first and last seen and categories received, by host."""
+    """Host, IP, country, ASN/org, first and last seen, categories received and the
+    geolocation evidence (sources and their answers, names, checks, confidence), by host.
+
+    ``verdict=disputed`` or ``verdict=cdn_edge`` and ``confidence=low`` list the
+    destinations whose country must be read with care."""
     after = after_cursor(cursor, "host", (str, str))
     rows = queries.destination_page(store.engine, flt, after, limit + 1)  # type: ignore[arg-type]
     has_more = len(rows) > limit
     rows = rows[:limit]
     cats = queries.destination_categories(store.engine, flt, [row["host_key"] for row in rows])
-    last = (rows[-1]["host_key"], rows[-1]["ip_key"]) if rows else None
+    pairs = [(row["host_key"], row["ip_key"]) for row in rows]
+    evidence = geoevidence.latest(store.engine, pairs, flt.sessions)
+    last = pairs[-1] if pairs else None
     return Page[DestinationSummary](
-        data=[_public(row, cats.get((row["host_key"], row["ip_key"]), [])) for row in rows],
+        data=[
+            _public(row, cats.get(key, []), evidence.get(key))
+            for row, key in zip(rows, pairs, strict=True)
+        ],
         count=queries.count_destinations(store.engine, flt),
         next=encode_keyset("host", last) if has_more and last else None,
     )
@@ -79,7 +116,7 @@ def list_destinations(
 
 @router.get("/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)  # type: ignore[arg-type]
 def export_destinations(
-    store: StoreDep, flt: FindingFilterDep, format: Format = "csv"
+    store: StoreDep, flt: DestinationFilterDep, format: Format = "csv"
 ) -> StreamingResponse:
     """Every destination under the filters, streamed as CSV or a JSON array."""
 
@@ -88,3 +125,42 @@ def export_destinations(
             yield {**row, "host": row["host_key"] or None, "ip": row["ip_key"] or None}
 
     return export(rows(), EXPORT_COLUMNS, format, "destinations", None)
+
+
+@router.get(
+    "/{destination_id}",
+    response_model=DestinationDetail,
+    responses={404: {"description": "no such destination"}},
+)
+def destination_detail(
+    store: StoreDep, destination_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> DestinationDetail:
+    """One destination of one session with every piece of its geolocation evidence."""
+    row = geoevidence.get(store.engine, destination_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="no such destination")
+    f = schema.findings.c
+    same = (
+        f.run_id == row["run_id"],
+        func.coalesce(f.host, "") == (row["host"] or ""),
+        func.coalesce(f.ip, "") == (row["ip"] or ""),
+    )
+    stmt = (
+        select(f.category, func.count(), func.sum(case((f.violation == true(), 1), else_=0)))
+        .where(*same)
+        .group_by(f.category)
+        .order_by(f.category)
+    )
+    with store.engine.connect() as conn:
+        counts = conn.execute(stmt).all()
+    return DestinationDetail(
+        host=row["host"],
+        ip=row["ip"],
+        sni=row["sni"],
+        private=bool(row["private"]),
+        findings=sum(int(c[1]) for c in counts),
+        violations=sum(int(c[2] or 0) for c in counts),
+        categories=[c[0] for c in counts],
+        geolocation=geoevidence.geolocation(row),
+        evidence=geoevidence.items(row["evidence"]),
+    )
