@@ -274,6 +274,45 @@ class SessionDetail(SessionPublic):
 
 GeoCaveat = Literal["low_confidence", "disputed", "cdn_edge"]
 
+GEO_EXAMPLE: dict[str, Any] = {
+    "destination_id": 4,
+    "session": 1,
+    "country": "CN",
+    "confidence": "low",
+    "verdict": "cdn_edge",
+    "disputed": False,
+    "cdn": "Alibaba Cloud CDN",
+    "caveats": ["low_confidence", "cdn_edge"],
+    "outcome": "single source",
+    "candidates": ["CN"],
+    "sources": [
+        {
+            "kind": "mmdb",
+            "source": "GeoLite2-City (embedded)",
+            "build": "2019-12-24",
+            "country": "CN",
+            "city": "Hangzhou",
+            "network": "223.5.0.0/16",
+            "overruled": False,
+            "expired": None,
+        }
+    ],
+    "names": [
+        {
+            "name": "tsp.example-cn-oem.cn",
+            "how": "flow-host",
+            "cname_chain": [],
+        }
+    ],
+    "ptr": ["public1.alidns.com"],
+    "asn": 37963,
+    "org": "Hangzhou Alibaba Advertising Co.,Ltd.",
+    "tls_subject_org": None,
+    "rtt": None,
+    "first_seen": "2024-12-01T08:00:47Z",
+    "last_seen": "2024-12-01T08:09:12Z",
+}
+
 
 class SourceAnswer(BaseModel):
     """What one geolocation source said of the server: a database or an operator override."""
@@ -309,50 +348,7 @@ class RttResult(BaseModel):
 class GeolocationEvidence(BaseModel):
     """Why a destination is placed in its country: every source, the names, the checks."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "destination_id": 4,
-                    "session": 1,
-                    "country": "CN",
-                    "confidence": "low",
-                    "verdict": "cdn_edge",
-                    "disputed": False,
-                    "cdn": "Alibaba Cloud CDN",
-                    "caveats": ["low_confidence", "cdn_edge"],
-                    "outcome": "single source",
-                    "candidates": ["CN"],
-                    "sources": [
-                        {
-                            "kind": "mmdb",
-                            "source": "GeoLite2-City (embedded)",
-                            "build": "2019-12-24",
-                            "country": "CN",
-                            "city": "Hangzhou",
-                            "network": "223.5.0.0/16",
-                            "overruled": False,
-                            "expired": None,
-                        }
-                    ],
-                    "names": [
-                        {
-                            "name": "tsp.example-cn-oem.cn",
-                            "how": "flow-host",
-                            "cname_chain": [],
-                        }
-                    ],
-                    "ptr": ["public1.alidns.com"],
-                    "asn": 37963,
-                    "org": "Hangzhou Alibaba Advertising Co.,Ltd.",
-                    "tls_subject_org": None,
-                    "rtt": None,
-                    "first_seen": "2024-12-01T08:00:47Z",
-                    "last_seen": "2024-12-01T08:09:12Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [GEO_EXAMPLE]})
 
     destination_id: int = Field(description="`GET /destinations/{destination_id}`")
     session: int
@@ -387,6 +383,30 @@ class DestinationSummary(BaseModel):
     (among those filtered) that went there; null for findings stored before the
     store kept geolocation evidence.
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "host": "tsp.example-cn-oem.cn",
+                    "ip": "223.5.5.5",
+                    "country": "CN",
+                    "city": "Hangzhou",
+                    "asn": 37963,
+                    "org": "Hangzhou Alibaba Advertising Co.,Ltd.",
+                    "geo_source": "GeoLite2-City (embedded)",
+                    "first_seen": "2024-12-01T08:00:47Z",
+                    "last_seen": "2024-12-01T08:09:12Z",
+                    "findings": 12,
+                    "violations": 12,
+                    "sessions": 1,
+                    "categories": ["location", "vin"],
+                    "confidence": "low",
+                    "geolocation": GEO_EXAMPLE,
+                }
+            ]
+        }
+    )
 
     host: str | None
     ip: str | None
