@@ -76,7 +76,7 @@ def _rtt(e: Mapping[str, Any] | None) -> RttResult | None:
     )
 
 
-def geolocation(row: Mapping[str, Any]) -> GeolocationEvidence:
+def geolocation(row: Mapping[Any, Any]) -> GeolocationEvidence:
     """The public evidence of one ``destinations`` row."""
     evidence = items(row["evidence"])
     consensus = _first(evidence, "consensus") or {}

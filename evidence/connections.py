@@ -15,7 +15,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Attribution:
 
     high: int
     total: int
-    basis: str
+    basis: Literal["connections", "flows with findings"]
 
     @property
     def share_high(self) -> float | None:

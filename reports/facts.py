@@ -486,8 +486,11 @@ def _destinations(conn: Connection, run_id: int) -> tuple[tuple[DestinationRow, 
     d = schema.destinations.c
     flagged = (d.confidence == "low") | (d.disputed == True) | d.cdn.is_not(None)  # noqa: E712
     where = (d.run_id == run_id, d.private == False)  # noqa: E712
-    total, n_flagged = conn.execute(
-        select(func.count(), func.coalesce(func.sum(case((flagged, 1), else_=0)), 0)).where(*where)
+    counted = conn.execute(
+        select(
+            func.count().label("total"),
+            func.coalesce(func.sum(case((flagged, 1), else_=0)), 0).label("flagged"),
+        ).where(*where)
     ).one()
     stmt = (
         select(d.host, d.ip, d.country, d.asn, d.org, d.confidence, d.disputed, d.cdn, d.sources)
@@ -509,7 +512,7 @@ def _destinations(conn: Connection, run_id: int) -> tuple[tuple[DestinationRow, 
         )
         for r in conn.execute(stmt)
     )
-    return rows, int(total), int(n_flagged)
+    return rows, int(counted.total), int(counted.flagged)
 
 
 def gather(

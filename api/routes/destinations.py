@@ -65,7 +65,7 @@ DestinationFilterDep = Annotated[FindingFilter, Depends(destination_filters)]
 
 
 def _public(
-    row: Mapping[Any, Any], categories: list[str], evidence: Mapping[str, Any] | None
+    row: Mapping[Any, Any], categories: list[str], evidence: Mapping[Any, Any] | None
 ) -> DestinationSummary:
     geo = geoevidence.geolocation(evidence) if evidence is not None else None
     return DestinationSummary(
