@@ -116,12 +116,16 @@ def geolocation(row: Mapping[Any, Any]) -> GeolocationEvidence:
 
 
 def latest(
-    engine: Engine, pairs: Sequence[tuple[str, str]], sessions: Sequence[int] = ()
+    engine: Engine,
+    pairs: Sequence[tuple[str, str]],
+    sessions: Sequence[int] = (),
+    confidence: str | None = None,
 ) -> dict[tuple[str, str], RowMapping]:
     """The latest evidence row of each (host, ip) pair ("" for a missing part).
 
     A pair has one row per session that went there; the one seen last wins,
-    among ``sessions`` when given.
+    among ``sessions`` and of ``confidence`` when given (a list filtered by
+    confidence shows the evidence that matched).
     """
     keys = {dedup_key(host, ip): (host, ip) for host, ip in pairs}
     if not keys:
@@ -134,6 +138,8 @@ def latest(
     ranked = select(schema.destinations, rank).where(d.dest_key.in_(list(keys)))
     if sessions:
         ranked = ranked.where(d.run_id.in_(list(sessions)))
+    if confidence is not None:
+        ranked = ranked.where(d.confidence == confidence)
     sub = ranked.subquery()
     stmt = select(*(sub.c[c.name] for c in schema.destinations.c)).where(sub.c.rank == 1)
     with engine.connect() as conn:

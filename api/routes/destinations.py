@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from itertools import batched
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -48,7 +49,26 @@ EXPORT_COLUMNS = (
     "findings",
     "violations",
     "sessions",
+    "confidence",
+    "caveats",
+    "cdn",
+    "sources",
 )
+# Destinations whose evidence is looked up at a time while an export streams.
+EXPORT_BATCH = 500
+
+
+def _evidence_columns(row: Mapping[Any, Any] | None) -> dict[str, Any]:
+    """The geolocation evidence as flat export cells ("source=country; …")."""
+    if row is None:
+        return {"confidence": None, "caveats": None, "cdn": None, "sources": None}
+    geo = geoevidence.geolocation(row)
+    return {
+        "confidence": str(geo.confidence),
+        "caveats": " ".join(geo.caveats),
+        "cdn": geo.cdn,
+        "sources": "; ".join(f"{a.source}={a.country or 'no answer'}" for a in geo.sources),
+    }
 
 
 def destination_filters(
@@ -102,7 +122,7 @@ def list_destinations(
     rows = rows[:limit]
     cats = queries.destination_categories(store.engine, flt, [row["host_key"] for row in rows])
     pairs = [(row["host_key"], row["ip_key"]) for row in rows]
-    evidence = geoevidence.latest(store.engine, pairs, flt.sessions)
+    evidence = geoevidence.latest(store.engine, pairs, flt.sessions, flt.geo_confidence)
     last = pairs[-1] if pairs else None
     return Page[DestinationSummary](
         data=[
@@ -121,8 +141,17 @@ def export_destinations(
     """Every destination under the filters, streamed as CSV or a JSON array."""
 
     def rows() -> Iterator[Mapping[str, Any]]:
-        for row in queries.stream(store.engine, queries.destinations_select(flt, None)):
-            yield {**row, "host": row["host_key"] or None, "ip": row["ip_key"] or None}
+        stream = queries.stream(store.engine, queries.destinations_select(flt, None))
+        for batch in batched(stream, EXPORT_BATCH):
+            pairs = [(row["host_key"], row["ip_key"]) for row in batch]
+            evidence = geoevidence.latest(store.engine, pairs, flt.sessions, flt.geo_confidence)
+            for row, key in zip(batch, pairs, strict=True):
+                yield {
+                    **row,
+                    "host": row["host_key"] or None,
+                    "ip": row["ip_key"] or None,
+                    **_evidence_columns(evidence.get(key)),
+                }
 
     return export(rows(), EXPORT_COLUMNS, format, "destinations", None)
 

@@ -6,6 +6,8 @@ and the embedded GeoLite2 database, so the evidence is what a session stores.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from pathlib import Path
 
@@ -139,6 +141,26 @@ def test_the_latest_session_gives_the_evidence(
         "/destinations", params={"host": "tsp.example.cn", "session": session}
     ).json()["data"]
     assert old["geolocation"]["session"] == session and old["confidence"] == "high"
+    # Filtered by confidence, a destination shows the evidence that matched.
+    (high,) = client.get(
+        "/destinations", params={"host": "tsp.example.cn", "confidence": "high"}
+    ).json()["data"]
+    assert high["geolocation"]["session"] == session and high["confidence"] == "high"
+
+
+def test_exports_carry_the_confidence_and_sources(client: TestClient, session: int) -> None:
+    rows = list(csv.DictReader(io.StringIO(client.get("/destinations/export").text)))
+    by_host = {r["host"]: r for r in rows}
+    assert set(by_host) == {"maps.example.de", "split.example.kz", "tsp.example.cn"}
+    edge = by_host["maps.example.de"]
+    assert (edge["confidence"], edge["caveats"], edge["cdn"]) == (
+        "low",
+        "low_confidence cdn_edge",
+        "Cloudflare",
+    )
+    assert edge["sources"] == ("GeoLite2-City (city.mmdb)=no answer; GeoLite2-City (embedded)=DE")
+    low = client.get("/destinations/export", params={"format": "json", "confidence": "low"})
+    assert sorted(r["host"] for r in low.json()) == ["maps.example.de", "split.example.kz"]
 
 
 def test_one_destination_in_full(client: TestClient, session: int) -> None:
