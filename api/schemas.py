@@ -294,7 +294,6 @@ GEO_EXAMPLE: dict[str, Any] = {
             "city": "Hangzhou",
             "network": "223.5.0.0/16",
             "overruled": False,
-            "expired": None,
         }
     ],
     "names": [
@@ -307,8 +306,14 @@ GEO_EXAMPLE: dict[str, Any] = {
     "ptr": ["public1.alidns.com"],
     "asn": 37963,
     "org": "Hangzhou Alibaba Advertising Co.,Ltd.",
-    "tls_subject_org": None,
-    "rtt": None,
+    "tls_subject_org": "Alibaba (China) Technology Co., Ltd.",
+    "rtt": {
+        "rtt_ms": 71.2,
+        "outcome": "consistent",
+        "claimed_country": "CN",
+        "max_km": 7120,
+        "contradicts": False,
+    },
     "first_seen": "2024-12-01T08:00:47Z",
     "last_seen": "2024-12-01T08:09:12Z",
 }
@@ -429,6 +434,52 @@ class DestinationSummary(BaseModel):
 
 class DestinationDetail(BaseModel):
     """One destination of one session with all its geolocation evidence, item by item."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "host": "tsp.example-cn-oem.cn",
+                    "ip": "223.5.5.5",
+                    "sni": "tsp.example-cn-oem.cn",
+                    "private": False,
+                    "findings": 12,
+                    "violations": 0,
+                    "categories": ["location", "vin"],
+                    "geolocation": GEO_EXAMPLE,
+                    "evidence": [
+                        {
+                            "kind": "name",
+                            "name": "tsp.example-cn-oem.cn",
+                            "how": "flow-host",
+                            "chain": [],
+                        },
+                        {
+                            "kind": "mmdb",
+                            "source": "GeoLite2-City (embedded)",
+                            "build": "2019-12-24",
+                            "country": "CN",
+                            "network": "223.5.0.0/16",
+                        },
+                        {
+                            "kind": "cdn",
+                            "provider": "Alibaba Cloud CDN",
+                            "matched_by": "asn 37963",
+                            "overruled": False,
+                        },
+                        {
+                            "kind": "consensus",
+                            "outcome": "single source",
+                            "country": "CN",
+                            "confidence": "low",
+                            "disputed": False,
+                            "candidates": ["CN"],
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
     host: str | None
     ip: str | None

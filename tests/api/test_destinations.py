@@ -202,3 +202,12 @@ def test_high_confidence_share_of_a_replay_comes_from_the_evidence(
     assert (body["attributed_high"], body["attributed_total"]) == (3, 5)
     assert body["share_attributed_high"] == pytest.approx(0.6)
     assert body["share_read"] is None
+
+
+def test_the_openapi_examples_are_valid(client: TestClient) -> None:
+    from shekara.api.schemas import DestinationDetail, DestinationSummary, GeolocationEvidence
+
+    components = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in (GeolocationEvidence, DestinationSummary, DestinationDetail):
+        (example,) = components[model.__name__]["examples"]
+        model.model_validate(example)
