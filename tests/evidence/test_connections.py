@@ -160,8 +160,11 @@ def test_attribution_counts_connections_or_else_flows_by_their_evidence(
     store.add(
         replayed,
         # Two findings of one flow count once; a note's flow counts too.
-        [build_finding(flow_id="f1"), build_finding(flow_id="f1", field="request.body:$.v2")]
-        + [build_finding(flow_id="f2", destination=low)],
+        [
+            build_finding(flow_id="f1"),
+            build_finding(flow_id="f1", field="request.body:$.v2"),
+            build_finding(flow_id="f2", destination=low),
+        ],
         [build_note(flow_id="n1")],
     )
     got = store.attribution(replayed)
