@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import case, func, select, true
 
 from shekara.api import geoevidence, queries
 from shekara.api.auth import AUTH_RESPONSES, READ, require
@@ -27,7 +26,6 @@ from shekara.api.routes.findings import Cursor, Format, Limit
 from shekara.api.schemas import DestinationDetail, DestinationSummary, Page
 from shekara.api.views import after_cursor, utc
 from shekara.audit.model import Confidence
-from shekara.evidence import schema
 
 router = APIRouter(
     prefix="/destinations",
@@ -168,28 +166,15 @@ def destination_detail(
     row = geoevidence.get(store.engine, destination_id)
     if row is None:
         raise HTTPException(status_code=404, detail="no such destination")
-    f = schema.findings.c
-    same = (
-        f.run_id == row["run_id"],
-        func.coalesce(f.host, "") == (row["host"] or ""),
-        func.coalesce(f.ip, "") == (row["ip"] or ""),
-    )
-    stmt = (
-        select(f.category, func.count(), func.sum(case((f.violation == true(), 1), else_=0)))
-        .where(*same)
-        .group_by(f.category)
-        .order_by(f.category)
-    )
-    with store.engine.connect() as conn:
-        counts = conn.execute(stmt).all()
+    counts = queries.destination_findings(store.engine, row["run_id"], row["host"], row["ip"])
     return DestinationDetail(
         host=row["host"],
         ip=row["ip"],
         sni=row["sni"],
         private=bool(row["private"]),
-        findings=sum(int(c[1]) for c in counts),
-        violations=sum(int(c[2] or 0) for c in counts),
-        categories=[c[0] for c in counts],
+        findings=sum(n for n, _ in counts.values()),
+        violations=sum(v for _, v in counts.values()),
+        categories=list(counts),  # type: ignore[arg-type]
         geolocation=geoevidence.geolocation(row),
         evidence=geoevidence.items(row["evidence"]),
     )
