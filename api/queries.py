@@ -347,7 +347,11 @@ def destination_findings(
     """(findings, violations) per category that one session sent to one (host, ip)."""
     stmt = (
         select(f.category, func.count(), func.sum(case((f.violation == true(), 1), else_=0)))
-        .where(f.run_id == run_id, (host or "") == _HOST, (ip or "") == _IP)
+        .where(
+            f.run_id == run_id,
+            f.host.is_(None) if host is None else f.host == host,
+            f.ip.is_(None) if ip is None else f.ip == ip,
+        )
         .group_by(f.category)
         .order_by(f.category)
     )
