@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.engine import RowMapping
 
 from shekara.api.schemas import DnsName, GeoCaveat, GeolocationEvidence, RttResult, SourceAnswer
@@ -135,7 +135,12 @@ def latest(
         .over(partition_by=d.dest_key, order_by=(d.last_seen.desc(), d.id.desc()))
         .label("rank")
     )
-    ranked = select(schema.destinations, rank).where(d.dest_key.in_(list(keys)))
+    hosts = sorted({host for host, _ in pairs if host})
+    # The host index narrows the rows to rank; dest_key then picks the exact pairs.
+    by_host = or_(d.host.in_(hosts), d.host.is_(None)) if len(hosts) < len(pairs) else None
+    ranked = select(schema.destinations, rank).where(
+        d.host.in_(hosts) if by_host is None else by_host, d.dest_key.in_(list(keys))
+    )
     if sessions:
         ranked = ranked.where(d.run_id.in_(list(sessions)))
     if confidence is not None:
