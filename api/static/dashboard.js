@@ -210,7 +210,7 @@ function destinationRow(d) {
   const sources = geo ? geo.sources.map((s) => `${s.source}: ${s.country || "no answer"}`).join("; ") : "";
   const network = [d.asn ? `AS${d.asn}` : null, d.org].filter(Boolean).join(" ");
   tr.append(
-    td(d.host), td(d.ip, "mono"), td(geo ? geo.country || "disputed" : d.country, "country"),
+    td(d.host), td(d.ip, "mono"), td(geo ? geo.country || (geo.disputed ? "disputed" : "undetermined") : d.country, "country"),
     td(confidence, "confidence"), td(network), td(sources), td(d.findings), td(d.sessions),
   );
   if (geo) {
