@@ -42,6 +42,8 @@ class FindingFilter:
     violation: bool | None = None
     since: float | None = None
     until: float | None = None
+    # Confidence of the geolocation the findings were judged on (``findings.geo_confidence``).
+    geo_confidence: str | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         """SQL conditions on ``findings`` (vehicle filters as sub-queries on runs)."""
@@ -70,6 +72,8 @@ class FindingFilter:
             out.append(f.observed_at >= self.since)
         if self.until is not None:
             out.append(f.observed_at < self.until)
+        if self.geo_confidence is not None:
+            out.append(f.geo_confidence == self.geo_confidence)
         vehicle = vehicle_clauses(self.vendor, self.model, None)
         if vehicle:
             out.append(f.run_id.in_(_runs_of_vehicles(vehicle)))

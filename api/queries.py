@@ -341,6 +341,24 @@ def destination_categories(
     return out
 
 
+def destination_findings(
+    engine: Engine, run_id: int, host: str | None, ip: str | None
+) -> dict[str, tuple[int, int]]:
+    """(findings, violations) per category that one session sent to one (host, ip)."""
+    stmt = (
+        select(f.category, func.count(), func.sum(case((f.violation == true(), 1), else_=0)))
+        .where(
+            f.run_id == run_id,
+            f.host.is_(None) if host is None else f.host == host,
+            f.ip.is_(None) if ip is None else f.ip == ip,
+        )
+        .group_by(f.category)
+        .order_by(f.category)
+    )
+    with engine.connect() as conn:
+        return {str(row[0]): (int(row[1]), int(row[2] or 0)) for row in conn.execute(stmt)}
+
+
 GroupBy = Literal[
     "country",
     "category",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -272,8 +272,146 @@ class SessionDetail(SessionPublic):
     markers: list[MarkerPublic]
 
 
+GeoCaveat = Literal["low_confidence", "disputed", "cdn_edge"]
+
+GEO_EXAMPLE: dict[str, Any] = {
+    "destination_id": 4,
+    "session": 1,
+    "country": "CN",
+    "confidence": "low",
+    "verdict": "cdn_edge",
+    "disputed": False,
+    "cdn": "Alibaba Cloud CDN",
+    "caveats": ["low_confidence", "cdn_edge"],
+    "outcome": "single source",
+    "candidates": ["CN"],
+    "sources": [
+        {
+            "kind": "mmdb",
+            "source": "GeoLite2-City (embedded)",
+            "build": "2019-12-24",
+            "country": "CN",
+            "city": "Hangzhou",
+            "network": "223.5.0.0/16",
+            "overruled": False,
+        }
+    ],
+    "names": [
+        {
+            "name": "tsp.example-cn-oem.cn",
+            "how": "flow-host",
+            "cname_chain": [],
+        }
+    ],
+    "ptr": ["public1.alidns.com"],
+    "asn": 37963,
+    "org": "Hangzhou Alibaba Advertising Co.,Ltd.",
+    "tls_subject_org": "Alibaba (China) Technology Co., Ltd.",
+    "rtt": {
+        "rtt_ms": 71.2,
+        "outcome": "consistent",
+        "claimed_country": "CN",
+        "max_km": 7120,
+        "contradicts": False,
+    },
+    "first_seen": "2024-12-01T08:00:47Z",
+    "last_seen": "2024-12-01T08:09:12Z",
+}
+
+
+class SourceAnswer(BaseModel):
+    """What one geolocation source said of the server: a database or an operator override."""
+
+    kind: Literal["mmdb", "override"]
+    source: str = Field(description="the database, or `override <id>`")
+    build: str | None = Field(description="database build date; for an override, verified on")
+    country: str | None = Field(description="its answer; null when it had none (a miss)")
+    city: str | None = None
+    network: str | None = Field(default=None, description="the database's network for the IP")
+    overruled: bool = Field(default=False, description="an operator override outranked it")
+    expired: bool | None = Field(default=None, description="an override past its expiry date")
+
+
+class DnsName(BaseModel):
+    """A name the server was known by, and how it was learnt."""
+
+    name: str
+    how: str = Field(description="flow-host, tls-sni, dns-answer, audit-resolution, asked…")
+    cname_chain: list[str] = Field(description="the CNAME chain that led to the address")
+
+
+class RttResult(BaseModel):
+    """A measured round trip tested against the country claimed: physics as a witness."""
+
+    rtt_ms: float
+    outcome: str = Field(description="consistent, slow, implausible or no claim")
+    claimed_country: str | None = None
+    max_km: int | None = Field(default=None, description="farthest the server can be")
+    contradicts: bool = False
+
+
+class GeolocationEvidence(BaseModel):
+    """Why a destination is placed in its country: every source, the names, the checks."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [GEO_EXAMPLE]})
+
+    destination_id: int = Field(description="`GET /destinations/{destination_id}`")
+    session: int
+    country: str | None
+    confidence: Confidence
+    verdict: Verdict | None = Field(description="the verdict its findings got; null: notes only")
+    disputed: bool = Field(description="the sources (or a round trip) contradict each other")
+    cdn: str | None = Field(description="the CDN or anycast service whose edge answered")
+    caveats: list[GeoCaveat] = Field(
+        description="why the country must be read with care: low confidence, disputed, CDN edge"
+    )
+    outcome: str | None = Field(
+        description="how the sources were weighed: override, agreed, single source, disputed, "
+        "no answer, private"
+    )
+    candidates: list[str] = Field(description="the countries the deciding sources named")
+    sources: list[SourceAnswer]
+    names: list[DnsName] = Field(description="DNS names, SNI and CNAME chains of the server")
+    ptr: list[str] = Field(description="reverse DNS (PTR) names")
+    asn: int | None
+    org: str | None
+    tls_subject_org: str | None = Field(description="organisation in the server's certificate")
+    rtt: RttResult | None = Field(description="round-trip check, when one was measured")
+    first_seen: datetime
+    last_seen: datetime
+
+
 class DestinationSummary(BaseModel):
-    """One server the findings went to, computed from the findings under the filter."""
+    """One server the findings went to, computed from the findings under the filter.
+
+    ``geolocation`` is the evidence behind its country, from the latest session
+    (among those filtered) that went there; null for findings stored before the
+    store kept geolocation evidence.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "host": "tsp.example-cn-oem.cn",
+                    "ip": "223.5.5.5",
+                    "country": "CN",
+                    "city": "Hangzhou",
+                    "asn": 37963,
+                    "org": "Hangzhou Alibaba Advertising Co.,Ltd.",
+                    "geo_source": "GeoLite2-City (embedded)",
+                    "first_seen": "2024-12-01T08:00:47Z",
+                    "last_seen": "2024-12-01T08:09:12Z",
+                    "findings": 12,
+                    "violations": 12,
+                    "sessions": 1,
+                    "categories": ["location", "vin"],
+                    "confidence": "low",
+                    "geolocation": GEO_EXAMPLE,
+                }
+            ]
+        }
+    )
 
     host: str | None
     ip: str | None
@@ -288,6 +426,73 @@ class DestinationSummary(BaseModel):
     violations: int
     sessions: int
     categories: list[Category]
+    confidence: Confidence | None = Field(
+        default=None, description="geolocation confidence of the evidence below"
+    )
+    geolocation: GeolocationEvidence | None = None
+
+
+class DestinationDetail(BaseModel):
+    """One destination of one session with all its geolocation evidence, item by item."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "host": "tsp.example-cn-oem.cn",
+                    "ip": "223.5.5.5",
+                    "sni": "tsp.example-cn-oem.cn",
+                    "private": False,
+                    "findings": 12,
+                    "violations": 0,
+                    "categories": ["location", "vin"],
+                    "geolocation": GEO_EXAMPLE,
+                    "evidence": [
+                        {
+                            "kind": "name",
+                            "name": "tsp.example-cn-oem.cn",
+                            "how": "flow-host",
+                            "chain": [],
+                        },
+                        {
+                            "kind": "mmdb",
+                            "source": "GeoLite2-City (embedded)",
+                            "build": "2019-12-24",
+                            "country": "CN",
+                            "network": "223.5.0.0/16",
+                        },
+                        {
+                            "kind": "cdn",
+                            "provider": "Alibaba Cloud CDN",
+                            "matched_by": "asn 37963",
+                            "overruled": False,
+                        },
+                        {
+                            "kind": "consensus",
+                            "outcome": "single source",
+                            "country": "CN",
+                            "confidence": "low",
+                            "disputed": False,
+                            "candidates": ["CN"],
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    host: str | None
+    ip: str | None
+    sni: str | None
+    private: bool
+    findings: int
+    violations: int
+    categories: list[Category]
+    geolocation: GeolocationEvidence
+    evidence: list[dict[str, Any]] = Field(
+        description="every evidence item as recorded, each with its `kind` (mmdb, asn, "
+        "override, name, ptr, tls, rtt, cdn, consensus)"
+    )
 
 
 class AggregateRow(BaseModel):
@@ -352,6 +557,8 @@ class HashEvidence(BaseModel):
 
 
 class GeoEvidence(BaseModel):
+    """The finding's geolocation as judged, and the session's evidence for its server."""
+
     country: str | None
     city: str | None
     asn: int | None
@@ -360,6 +567,9 @@ class GeoEvidence(BaseModel):
     build: str | None
     confidence: Confidence
     private: bool
+    evidence: GeolocationEvidence | None = Field(
+        default=None, description="sources, names and checks behind the country"
+    )
 
 
 class FindingEvidence(BaseModel):
@@ -466,7 +676,15 @@ class SessionCoveragePublic(BaseModel):
     connections: int
     undetermined_connections: int
     share_attributed_high: float | None = Field(
-        description="share of connections whose destination was attributed with high confidence"
+        description="share of flows whose destination was attributed with high confidence; "
+        "null when no flow is known"
+    )
+    attributed_high: int = Field(description="flows attributed with high confidence")
+    attributed_total: int = Field(description="flows counted for the share")
+    attributed_basis: Literal["connections", "flows with findings"] = Field(
+        description="what was counted: every connection record of a live session, or (a "
+        "replay keeps none) the flows that gave a finding or a note, each judged by the "
+        "session's geolocation evidence for its server"
     )
     hosts: list[HostCoveragePublic]
     markers: list[CoverageMarker]

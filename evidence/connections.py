@@ -12,7 +12,7 @@ connection, and the drain stores them once each, by run and flow.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 READ = "read"
 UNDETERMINED = "undetermined"
@@ -68,3 +68,32 @@ class Coverage:
     def share_read(self) -> float | None:
         """None when no byte was seen: unknown coverage is not full coverage."""
         return self.bytes_read / self.bytes_total if self.bytes_total else None
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """How many of a run's flows went to a destination attributed with high confidence.
+
+    ``basis`` says what was counted: "connections" (every connection record of
+    a live session) or "flows with findings" (a replay keeps no connection
+    records; only the flows that gave a finding or a note are known, each
+    judged by the run's geolocation evidence for its destination).
+    """
+
+    high: int
+    total: int
+    basis: Literal["connections", "flows with findings"]
+
+    @property
+    def share_high(self) -> float | None:
+        return self.high / self.total if self.total else None
+
+
+#: What a session on the audit Wi-Fi never shows, whatever its figures: "no transfer
+#: observed" must never read as "no transfer". The report translates these very texts.
+NOT_OBSERVED = (
+    "traffic of units with their own mobile connection (a telematics unit's SIM), "
+    "which never touches the audit Wi-Fi",
+    "traffic relayed by a paired phone over Bluetooth or its own mobile data",
+    "UDP other than DNS (QUIC is refused so that apps fall back to TLS over TCP)",
+)

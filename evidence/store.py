@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     case,
     create_engine,
+    distinct,
     event,
     func,
     inspect,
@@ -38,7 +39,7 @@ from sqlalchemy.pool import StaticPool
 
 from shekara.audit.model import Category, Finding, Note
 from shekara.evidence import chain, migrations, schema
-from shekara.evidence.connections import ConnectionRecord, Coverage
+from shekara.evidence.connections import Attribution, ConnectionRecord, Coverage
 from shekara.evidence.rows import (
     RunRecord,
     StoredDestination,
@@ -724,6 +725,37 @@ class FindingStore:
         with self.engine.connect() as conn:
             row = conn.execute(stmt).one()
         return int(row.high), int(row.n)
+
+    def attribution(self, run_id: int) -> Attribution:
+        """The share of a run's flows attributed with high confidence, and what was counted.
+
+        A live session's connection records count every connection. Without
+        them (a replay) the flows that gave a finding or a note are counted,
+        each by the run's geolocation evidence (``destinations``) for its
+        server: a flow whose server has no evidence is not high.
+        """
+        high, total = self.attributed_share(run_id)
+        if total:
+            return Attribution(high, total, "connections")
+        f, n, d = schema.findings.c, schema.notes.c, schema.destinations.c
+        flows = (
+            select(f.flow_id, f.host, f.ip)
+            .where(f.run_id == run_id)
+            .union(select(n.flow_id, n.host, n.ip).where(n.run_id == run_id))
+            .subquery()
+        )
+        same = and_(
+            d.run_id == run_id,
+            func.coalesce(d.host, "") == func.coalesce(flows.c.host, ""),
+            func.coalesce(d.ip, "") == func.coalesce(flows.c.ip, ""),
+        )
+        stmt = select(
+            func.count(distinct(flows.c.flow_id)),
+            func.count(distinct(case((d.confidence == "high", flows.c.flow_id)))),
+        ).select_from(flows.outerjoin(schema.destinations, same))
+        with self.engine.connect() as conn:
+            total, high = conn.execute(stmt).one()
+        return Attribution(int(high), int(total), "flows with findings")
 
     def query_destinations(
         self,

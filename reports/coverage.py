@@ -10,11 +10,13 @@ from sqlalchemy import func, select
 
 from shekara.evidence import schema
 from shekara.evidence.store import FindingStore
-from shekara.reports.facts import Coverage
+from shekara.reports.facts import MAX_HOSTS, Coverage, HostBytes, clean
 
 
 def from_connections(store: FindingStore, run_id: int) -> Coverage | None:
-    """Connections read and not read, with the reasons for the latter; None without records."""
+    """Connections read and not read, with the reasons for the latter, and the share of
+    bytes read per session and per server (``FindingStore.coverage``, the figures
+    ``/sessions/{id}/coverage`` gives); None without records."""
     c = schema.connections.c
     with store.engine.connect() as conn:
         rows = conn.execute(
@@ -33,4 +35,22 @@ def from_connections(store: FindingStore, run_id: int) -> Coverage | None:
             reasons[key] = reasons.get(key, 0) + n
     not_read = sum(reasons.values())
     ordered = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
-    return Coverage(flows=read + not_read, decrypted=read, not_decrypted=not_read, reasons=ordered)
+    whole, per_host = store.coverage(run_id)
+    return Coverage(
+        flows=read + not_read,
+        decrypted=read,
+        not_decrypted=not_read,
+        reasons=ordered,
+        bytes_total=whole.bytes_total,
+        bytes_read=whole.bytes_read,
+        hosts=tuple(
+            HostBytes(
+                None if h.host is None else clean(h.host),
+                h.bytes_total,
+                h.bytes_read,
+                h.connections,
+            )
+            for h in per_host[:MAX_HOSTS]
+        ),
+        hosts_total=len(per_host),
+    )

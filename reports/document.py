@@ -12,8 +12,8 @@ from typing import ClassVar
 
 from shekara import __version__
 from shekara.evidence import chain
-from shekara.reports.facts import Coverage, SessionFacts
-from shekara.reports.i18n import Language
+from shekara.reports.facts import DestinationRow, SessionFacts
+from shekara.reports.i18n import NOT_OBSERVED, Language
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,8 @@ def build(facts: SessionFacts, lang: Language, generated_at: float | None = None
         _summary_section(facts, lang),
         _transfers_section(facts, lang),
         _remote_section(facts, lang),
-        _coverage_section(facts.coverage, lang),
+        _coverage_section(facts, lang),
+        _destinations_section(facts, lang),
         _caveats_section(facts, lang),
         _evidence_section(facts, lang),
     )
@@ -353,36 +354,185 @@ def _remote_section(facts: SessionFacts, lang: Language) -> Section:
     return Section(title, tuple(blocks))
 
 
-def _coverage_section(coverage: Coverage | None, lang: Language) -> Section:
+def _share(part: int, whole: int, lang: Language) -> str:
+    return f"{lang.number(part)} ({lang.percent(part, whole)})" if whole else lang.number(part)
+
+
+def _coverage_section(facts: SessionFacts, lang: Language) -> Section:
     _ = lang.gettext
     title = _("Decryption coverage")
+    coverage = facts.coverage
+    rows: list[tuple[str, str, bool]] = []
+    if coverage is None or coverage.bytes_total is None:
+        rows.append((_("Bytes whose content could be read"), _("not measured"), False))
+    else:
+        rows += [
+            (_("Bytes observed"), lang.number(coverage.bytes_total), False),
+            (
+                _("Bytes whose content could be read"),
+                _share(coverage.bytes_read or 0, coverage.bytes_total, lang),
+                False,
+            ),
+        ]
     if coverage is None:
-        return Section(
-            title,
-            (Fields(((_("Flows whose content could be read"), _("not measured"), False),)),),
+        rows.append((_("Flows whose content could be read"), _("not measured"), False))
+    else:
+        whole = max(coverage.flows, 1)
+        rows += [
+            (_("Flows observed"), lang.number(coverage.flows), False),
+            (
+                _("Flows whose content could be read"),
+                f"{lang.number(coverage.decrypted)} ({lang.percent(coverage.decrypted, whole)})",
+                False,
+            ),
+            (
+                _("Flows that stayed encrypted"),
+                f"{lang.number(coverage.not_decrypted)} "
+                f"({lang.percent(coverage.not_decrypted, whole)})",
+                False,
+            ),
+        ]
+    attributed = facts.attribution
+    rows.append(
+        (
+            _("Flows whose destination country is established with high confidence"),
+            _share(attributed.high, attributed.total, lang)
+            if attributed.total
+            else _("not measured"),
+            False,
         )
-    whole = max(coverage.flows, 1)
-    rows: list[tuple[str, str, bool]] = [
-        (_("Flows observed"), lang.number(coverage.flows), False),
-        (
-            _("Flows whose content could be read"),
-            f"{lang.number(coverage.decrypted)} ({lang.percent(coverage.decrypted, whole)})",
-            False,
+    )
+    blocks: list[Block] = [
+        Paragraph(
+            _(
+                "Three figures show how much of the session the evidence covers: the share of "
+                "bytes whose content was read, the share of flows whose destination country is "
+                "established with high confidence, and the paths this audit cannot observe."
+            )
         ),
-        (
-            _("Flows that stayed encrypted"),
-            f"{lang.number(coverage.not_decrypted)} "
-            f"({lang.percent(coverage.not_decrypted, whole)})",
-            False,
-        ),
+        Fields(tuple(rows)),
     ]
-    blocks: list[Block] = [Fields(tuple(rows))]
-    if coverage.reasons:
+    if attributed.total and attributed.basis != "connections":
+        blocks.append(
+            Paragraph(
+                _(
+                    "No connection records were kept (a replayed capture): the high-confidence "
+                    "share counts only the flows that gave a finding or a note."
+                )
+            )
+        )
+    if coverage is not None and coverage.reasons:
         blocks.append(
             Table(
                 header=(_("Why not decrypted"), _("Flows")),
                 rows=tuple((reason, lang.number(n)) for reason, n in coverage.reasons),
                 widths=(4, 1),
+            )
+        )
+    if coverage is not None and coverage.hosts:
+        blocks.append(
+            Table(
+                header=(_("Server"), _("Bytes"), _("Content read"), _("Connections")),
+                rows=tuple(
+                    (
+                        h.host or "?",
+                        lang.number(h.bytes_total),
+                        lang.percent(h.bytes_read, h.bytes_total) if h.bytes_total else "—",
+                        lang.number(h.connections),
+                    )
+                    for h in coverage.hosts
+                ),
+                widths=(4, 1.4, 1.4, 1.2),
+            )
+        )
+        left = coverage.hosts_total - len(coverage.hosts)
+        if left > 0:
+            blocks.append(
+                Paragraph(
+                    lang.ngettext(
+                        "%(n)s more server is not listed.",
+                        "%(n)s more servers are not listed.",
+                        left,
+                    )
+                )
+            )
+    blocks.append(
+        Paragraph(
+            _(
+                'Paths this audit cannot observe; "no transfer observed" there never means '
+                '"no transfer":'
+            )
+        )
+    )
+    blocks.append(Bullets(tuple(lang.gettext(path) for path in NOT_OBSERVED)))
+    return Section(title, tuple(blocks))
+
+
+#: Marks a destination whose country must be read with care, in every format.
+MARK = "\N{WARNING SIGN}"
+
+
+def _marks(d: DestinationRow, lang: Language) -> list[str]:
+    _ = lang.gettext
+    marks = []
+    if d.confidence == "low":
+        marks.append(f"{MARK} {lang.confidence('low')}")
+    if d.disputed:
+        marks.append(f"{MARK} {_('disputed: the sources disagree')}")
+    if d.cdn:
+        marks.append(
+            f"{MARK} "
+            + _("CDN edge (%(provider)s): the data may be stored elsewhere", provider=d.cdn)
+        )
+    return marks
+
+
+def _flagged_sentence(facts: SessionFacts, lang: Language) -> str:
+    return lang.ngettext(
+        "%(n)s destination is marked %(mark)s: its country rests on a low-confidence "
+        "geolocation, is disputed by the sources or is that of a CDN edge; transfers to it are "
+        "stated with that reserve.",
+        "%(n)s destinations are marked %(mark)s: their country rests on a low-confidence "
+        "geolocation, is disputed by the sources or is that of a CDN edge; transfers to them "
+        "are stated with that reserve.",
+        facts.destinations_flagged,
+        mark=MARK,
+    )
+
+
+def _destinations_section(facts: SessionFacts, lang: Language) -> Section:
+    _ = lang.gettext
+    title = _("Destinations and how sure their country is")
+    if not facts.destinations:
+        return Section(title, (Paragraph(_("No destination was recorded for this session.")),))
+    rows = []
+    for d in facts.destinations:
+        server = "\n".join(p for p in (d.host, d.ip) if p) or "?"
+        network = " ".join(p for p in (f"AS{d.asn}" if d.asn else None, d.org) if p)
+        marks = _marks(d, lang)
+        confidence = "\n".join(marks) if marks else lang.confidence(d.confidence)
+        sources = "\n".join(f"{a.source}: {a.country or _('no answer')}" for a in d.sources)
+        rows.append((server, lang.country(d.country), network or "?", confidence, sources))
+    blocks: list[Block] = []
+    if facts.destinations_flagged:
+        blocks.append(Paragraph(_flagged_sentence(facts, lang), "warning"))
+    blocks.append(
+        Table(
+            header=(_("Server"), _("Country"), _("Network"), _("Confidence"), _("Sources")),
+            rows=tuple(rows),
+            widths=(3, 1.8, 2.2, 2.4, 3.4),
+            small=True,
+        )
+    )
+    left = facts.destinations_total - len(facts.destinations)
+    if left > 0:
+        blocks.append(
+            Paragraph(
+                lang.ngettext(
+                    "%(n)s more destination is not listed.",
+                    "%(n)s more destinations are not listed.",
+                    left,
+                )
             )
         )
     return Section(title, tuple(blocks))
@@ -440,6 +590,8 @@ def _caveats_section(facts: SessionFacts, lang: Language) -> Section:
                 hosts=lang.ngettext("%(n)s host", "%(n)s hosts", facts.unknown_hosts),
             )
         )
+    if facts.destinations_flagged:
+        items.append(_flagged_sentence(facts, lang))
     if facts.low_confidence:
         items.append(
             lang.ngettext(

@@ -9,6 +9,7 @@ many findings a session holds: cross-border transfers are counted by SQL
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, case, distinct, func, literal, select
 
 from shekara.evidence import schema
 from shekara.evidence.chain import link_hex
+from shekara.evidence.connections import Attribution
 from shekara.evidence.store import FindingStore, UnknownRunError
 
 REMOTE_CONTROL = "remote_control"
@@ -27,10 +29,22 @@ DEFAULT_MAX_EVIDENCE = 200
 MAX_REMOTE_GROUPS = 50
 MAX_NOTE_EXAMPLES = 20
 MAX_MARKERS = 50
+MAX_DESTINATIONS = 100
+MAX_HOSTS = 30
 # Longest untrusted text kept for one cell (a host, a field locator, a note).
 MAX_TEXT = 200
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class HostBytes:
+    """Bytes to one server, and how many of them the proxy could read."""
+
+    host: str | None
+    bytes_total: int
+    bytes_read: int
+    connections: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +53,20 @@ class Coverage:
 
     ``decrypted`` flows were read in the clear (plain protocols or intercepted
     TLS); ``not_decrypted`` stayed encrypted (certificate pinning, TLS passed
-    through, a failed handshake); ``reasons`` breaks those down.
+    through, a failed handshake); ``reasons`` breaks those down. The byte
+    figures (None when not measured) weigh each flow by its size: one pinned
+    upload can outweigh a thousand small readable requests.
     """
 
     flows: int
     decrypted: int
     not_decrypted: int
     reasons: tuple[tuple[str, int], ...] = ()
+    bytes_total: int | None = None
+    bytes_read: int | None = None
+    # The servers that received the most bytes, most first; ``hosts_total`` counts them all.
+    hosts: tuple[HostBytes, ...] = ()
+    hosts_total: int = 0
 
 
 # Where the report takes the coverage figures from, for one run; None: not measured.
@@ -139,6 +160,34 @@ class Marker:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceAnswer:
+    """One geolocation source's answer for a server; ``country`` None: it had none."""
+
+    source: str
+    country: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationRow:
+    """A server of the session with how sure its country is (``destinations`` evidence)."""
+
+    host: str | None
+    ip: str | None
+    country: str | None
+    asn: int | None
+    org: str | None
+    confidence: str
+    disputed: bool
+    cdn: str | None
+    sources: tuple[SourceAnswer, ...]
+
+    @property
+    def flagged(self) -> bool:
+        """Its country must be read with care: low confidence, disputed, or a CDN edge."""
+        return self.confidence == "low" or self.disputed or self.cdn is not None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionFacts:
     session: Session
     transfers: tuple[TransferGroup, ...]
@@ -157,6 +206,10 @@ class SessionFacts:
     markers: tuple[Marker, ...]
     markers_total: int
     coverage: Coverage | None
+    attribution: Attribution
+    destinations: tuple[DestinationRow, ...]
+    destinations_total: int
+    destinations_flagged: int
 
     @property
     def transfers_total(self) -> int:
@@ -418,6 +471,50 @@ def _markers(conn: Connection, run_id: int) -> tuple[tuple[Marker, ...], int]:
     return tuple(Marker(float(r.at), clean(r.label)) for r in rows), int(total)
 
 
+def _source_answers(value: Any) -> tuple[SourceAnswer, ...]:
+    data = json.loads(value) if isinstance(value, str) else value
+    out = []
+    for e in (data or [])[:10]:
+        if isinstance(e, dict):
+            country = None if e.get("miss") else e.get("country")
+            out.append(SourceAnswer(clean(e.get("source") or "?", 80), _opt(country, 8)))
+    return tuple(out)
+
+
+def _destinations(conn: Connection, run_id: int) -> tuple[tuple[DestinationRow, ...], int, int]:
+    """The session's servers, those whose country must be read with care first; bounded."""
+    d = schema.destinations.c
+    flagged = (d.confidence == "low") | (d.disputed == True) | d.cdn.is_not(None)  # noqa: E712
+    where = (d.run_id == run_id, d.private == False)  # noqa: E712
+    counted = conn.execute(
+        select(
+            func.count().label("total"),
+            func.coalesce(func.sum(case((flagged, 1), else_=0)), 0).label("flagged"),
+        ).where(*where)
+    ).one()
+    stmt = (
+        select(d.host, d.ip, d.country, d.asn, d.org, d.confidence, d.disputed, d.cdn, d.sources)
+        .where(*where)
+        .order_by(case((flagged, 0), else_=1), d.host, d.ip)
+        .limit(MAX_DESTINATIONS)
+    )
+    rows = tuple(
+        DestinationRow(
+            host=_opt(r.host),
+            ip=_opt(r.ip, 45),
+            country=r.country,
+            asn=r.asn,
+            org=_opt(r.org, 100),
+            confidence=r.confidence,
+            disputed=bool(r.disputed),
+            cdn=_opt(r.cdn, 100),
+            sources=_source_answers(r.sources),
+        )
+        for r in conn.execute(stmt)
+    )
+    return rows, int(counted.total), int(counted.flagged)
+
+
 def gather(
     store: FindingStore,
     run_id: int,
@@ -436,6 +533,7 @@ def gather(
         opaque, undecoded, note_flows, note_examples = _notes(conn, run_id)
         evidence, evidence_total = _evidence(conn, run_id, max_evidence)
         markers, markers_total = _markers(conn, run_id)
+        destinations, destinations_total, flagged = _destinations(conn, run_id)
     return SessionFacts(
         session=session,
         transfers=transfers,
@@ -454,4 +552,8 @@ def gather(
         markers=markers,
         markers_total=markers_total,
         coverage=coverage(store, run_id) if coverage is not None else None,
+        attribution=store.attribution(run_id),
+        destinations=destinations,
+        destinations_total=destinations_total,
+        destinations_flagged=flagged,
     )

@@ -79,6 +79,24 @@ LEGAL_SUMMARIES = {
     ),
 }
 
+# How sure the geolocation of a server is (audit.model Confidence).
+CONFIDENCES = {
+    "high": N_("high confidence"),
+    "medium": N_("medium confidence"),
+    "low": N_("low confidence"),
+}
+
+# What an audit on the Wi-Fi never sees: the very texts of
+# ``evidence.connections.NOT_OBSERVED`` (the API's), marked for the catalogs.
+NOT_OBSERVED = (
+    N_(
+        "traffic of units with their own mobile connection (a telematics unit's SIM), "
+        "which never touches the audit Wi-Fi"
+    ),
+    N_("traffic relayed by a paired phone over Bluetooth or its own mobile data"),
+    N_("UDP other than DNS (QUIC is refused so that apps fall back to TLS over TCP)"),
+)
+
 # As the judge records a rule's reference: "94-V Art. 12(2)".
 _RECORDED_REF = re.compile(r"^(?P<law>\S+) Art\. (?P<article>\d+(?:-\d+)?)(?:\((?P<point>\d+)\))?$")
 
@@ -173,6 +191,10 @@ class Language:
             return ""
         data_class = entry["data_class"]
         return self.tr.gettext(DATA_CLASSES[data_class]) if data_class in DATA_CLASSES else ""
+
+    def confidence(self, confidence: str) -> str:
+        message = CONFIDENCES.get(confidence)
+        return self.tr.gettext(message) if message else confidence
 
     def severity(self, severity: str) -> str:
         message = SEVERITIES.get(severity)

@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
+from sqlalchemy.engine import RowMapping
 
-from shekara.api import queries
+from shekara.api import geoevidence, queries
 from shekara.api.auth import AUTH_RESPONSES, READ, require
 from shekara.api.cursor import encode_keyset
 from shekara.api.deps import StoreDep
@@ -18,6 +20,7 @@ from shekara.api.schemas import (
     FindingPublic,
     FlowEvidence,
     GeoEvidence,
+    GeolocationEvidence,
     HashEvidence,
     Page,
 )
@@ -98,6 +101,12 @@ def export_findings(
     return export(queries.stream(store.engine, stmt), FINDING_COLUMNS, format, "findings")
 
 
+def geo_evidence(engine: Engine, row: RowMapping) -> GeolocationEvidence | None:
+    """The session's geolocation evidence for the server the finding went to."""
+    dest = geoevidence.of_finding(engine, row["run_id"], row["host"], row["ip"])
+    return geoevidence.geolocation(dest) if dest is not None else None
+
+
 @router.get("/{finding_id}", response_model=FindingEvidence, responses={404: {}})
 def finding_evidence(
     store: StoreDep, finding_id: Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -142,6 +151,7 @@ def finding_evidence(
             build=row["geo_build"],
             confidence=row["geo_confidence"],
             private=bool(row["private"]),
+            evidence=geo_evidence(store.engine, row),
         ),
         session=session,
     )

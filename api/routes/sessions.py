@@ -30,6 +30,7 @@ from shekara.api.schemas import (
 )
 from shekara.api.views import after_cursor, marker_public, sessions_public, utc
 from shekara.evidence import schema
+from shekara.evidence.connections import NOT_OBSERVED
 
 router = APIRouter(
     prefix="/sessions",
@@ -235,24 +236,15 @@ def session_report(
     )
 
 
-#: What a session on the audit Wi-Fi never shows, whatever its figures.
-NOT_OBSERVED = (
-    "traffic of units with their own mobile connection (a telematics unit's SIM), "
-    "which never touches the audit Wi-Fi",
-    "traffic relayed by a paired phone over Bluetooth or its own mobile data",
-    "UDP other than DNS (QUIC is refused so that apps fall back to TLS over TCP)",
-)
-
-
 @router.get("/{session_id}/coverage", response_model=SessionCoveragePublic, responses={404: {}})
 def session_coverage(store: StoreDep, session_id: SessionId) -> SessionCoveragePublic:
     """How much of the session the evidence covers: three figures, so that "no transfer
     observed" never reads as "no transfer" — the share of bytes whose content was read,
-    the share of connections attributed with high confidence, the paths not observed."""
+    the share of flows attributed with high confidence, the paths not observed."""
     if store.get_run(session_id) is None:
         raise HTTPException(status_code=404, detail="no such session")
     whole, per_host = store.coverage(session_id)
-    high, total = store.attributed_share(session_id)
+    attributed = store.attribution(session_id)
     return SessionCoveragePublic(
         run_id=session_id,
         bytes_total=whole.bytes_total,
@@ -260,7 +252,10 @@ def session_coverage(store: StoreDep, session_id: SessionId) -> SessionCoverageP
         share_read=whole.share_read,
         connections=whole.connections,
         undetermined_connections=whole.undetermined_connections,
-        share_attributed_high=high / total if total else None,
+        share_attributed_high=attributed.share_high,
+        attributed_high=attributed.high,
+        attributed_total=attributed.total,
+        attributed_basis=attributed.basis,
         hosts=[HostCoveragePublic.from_coverage(c) for c in per_host],
         markers=[CoverageMarker.at_epoch(at, label) for at, label in store.markers(session_id)],
         not_observed=list(NOT_OBSERVED),

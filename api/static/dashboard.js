@@ -187,6 +187,53 @@ async function loadFindings(append) {
   if (!append && page.data.length) state.lastId = Math.max(state.lastId, page.data[0].id);
 }
 
+// Why a destination's country must be read with care, in words.
+const CAVEATS = {
+  low_confidence: "low confidence",
+  disputed: "disputed: the sources disagree",
+  cdn_edge: "CDN edge",
+};
+
+function destinationRow(d) {
+  const tr = document.createElement("tr");
+  const geo = d.geolocation;
+  const caveats = geo ? geo.caveats : [];
+  tr.dataset.host = d.host || "";
+  tr.dataset.confidence = geo ? geo.confidence : "";
+  tr.dataset.caveats = caveats.join(" ");
+  if (caveats.length) tr.className = "caveat";
+  let confidence = geo ? geo.confidence : "no evidence";
+  if (caveats.length) {
+    const words = caveats.map((c) => (c === "cdn_edge" && geo.cdn ? `CDN edge (${geo.cdn})` : CAVEATS[c]));
+    confidence = `⚠ ${words.join("; ")}`;
+  }
+  const sources = geo ? geo.sources.map((s) => `${s.source}: ${s.country || "no answer"}`).join("; ") : "";
+  const network = [d.asn ? `AS${d.asn}` : null, d.org].filter(Boolean).join(" ");
+  tr.append(
+    td(d.host), td(d.ip, "mono"), td(geo ? geo.country || (geo.disputed ? "disputed" : "undetermined") : d.country, "country"),
+    td(confidence, "confidence"), td(network), td(sources), td(d.findings), td(d.sessions),
+  );
+  if (geo) {
+    const names = geo.names.map((n) => (n.cname_chain.length ? n.cname_chain.join(" → ") : n.name));
+    tr.title = [
+      `verdict: ${geo.verdict || "—"}, outcome: ${geo.outcome || "—"}`,
+      names.length ? `names: ${[...new Set(names)].join(", ")}` : "",
+      geo.ptr.length ? `PTR: ${geo.ptr.join(", ")}` : "",
+      geo.rtt ? `round trip ${geo.rtt.rtt_ms} ms: ${geo.rtt.outcome}` : "",
+    ].filter(Boolean).join("\n");
+  }
+  return tr;
+}
+
+async function loadDestinations() {
+  const q = filters();
+  q.set("limit", "200");
+  const page = await api(`/destinations?${q}`);
+  const body = $("destinations").tBodies[0];
+  body.replaceChildren(...page.data.map(destinationRow));
+  $("dest-count").textContent = `(${page.count})`;
+}
+
 async function loadTimeline() {
   const session = $("filter-session").value;
   const panel = $("timeline-panel");
@@ -248,7 +295,10 @@ async function showEvidence(id, tr) {
   set("ev-destination", `${ev.flow.host || "?"} ${ev.flow.ip || ""}:${ev.flow.port || ""}`);
   set("ev-country", ev.geolocation.country);
   const g = ev.geolocation;
-  set("ev-geo", `${g.source || "?"} ${g.build || ""}, ${g.confidence}; AS${g.asn || "?"} ${g.org || ""}${g.city ? ", " + g.city : ""}`);
+  const e = g.evidence;
+  const answers = e ? `; sources: ${e.sources.map((a) => `${a.source}: ${a.country || "no answer"}`).join(", ")}` : "";
+  const caveats = e && e.caveats.length ? ` ⚠ ${e.caveats.map((c) => CAVEATS[c]).join("; ")}` : "";
+  set("ev-geo", `${g.source || "?"} ${g.build || ""}, ${g.confidence}; AS${g.asn || "?"} ${g.org || ""}${g.city ? ", " + g.city : ""}${answers}${caveats}`);
   set("ev-flow", `${ev.flow.flow_id} — ${utc(ev.flow.observed_at)} UTC — ${ev.flow.findings_in_flow} findings`);
   const s = ev.session;
   set("ev-session", s ? `#${s.id} ${s.kind}${s.vehicle ? ", " + [s.vehicle.make, s.vehicle.model].filter(Boolean).join(" ") : ""}${s.firmware ? ", firmware " + s.firmware : ""}` : null);
@@ -263,7 +313,9 @@ async function refresh() {
   q.append("by", "country");
   q.append("by", "category");
   q.set("limit", "10000");
-  const [agg] = await Promise.all([api(`/aggregates?${q}`), loadFindings(false), loadTimeline()]);
+  const [agg] = await Promise.all([
+    api(`/aggregates?${q}`), loadFindings(false), loadTimeline(), loadDestinations(),
+  ]);
   drawFlows(agg.data);
   const exp = filters();
   $("export-csv").href = "#";

@@ -26,6 +26,7 @@ def endpoints(store: FindingStore, fleet: dict[str, int]) -> list[tuple[str, str
     """(method, path, json body, scopes allowed) for every route of the app but /health."""
     a, b, vehicle = fleet["a"], fleet["b"], fleet["vehicle"]
     finding = store.query_findings(limit=1)[0].id
+    destination = store.query_destinations(limit=1)[0].id
     return [
         ("GET", "/findings", None, READ),
         ("GET", "/findings/export?format=json", None, READ),
@@ -41,6 +42,7 @@ def endpoints(store: FindingStore, fleet: dict[str, int]) -> list[tuple[str, str
         ("GET", f"/vehicles/{vehicle}", None, READ),
         ("GET", "/destinations", None, READ),
         ("GET", "/destinations/export", None, READ),
+        ("GET", f"/destinations/{destination}", None, READ),
         ("GET", "/aggregates?by=country", None, READ),
         ("GET", "/rules", None, READ),
         ("GET", "/rules/KZ-XB-001", None, READ),
@@ -76,6 +78,8 @@ def test_every_route_is_in_the_matrix(
         }
     }
     concrete = {(m, p.replace("{rule_id}", "KZ-XB-001")) for m, p in concrete}
+    destination = store.query_destinations(limit=1)[0].id
+    concrete = {(m, p.replace("{destination_id}", str(destination))) for m, p in concrete}
     assert concrete == listed
 
 

@@ -146,3 +146,72 @@ def test_filter_and_evidence_in_chromium(
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_uncertain_destinations_are_marked_in_chromium(
+    served: tuple[str, str, FindingStore], tmp_path: Path
+) -> None:
+    """A CDN edge placed by the Locator is low confidence: its row says so, marked apart."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from shekara.audit.model import Category, Confidence, Verdict
+    from shekara.geo.locate import Locator
+    from shekara.geo.names import NameBook
+
+    from .conftest import build_finding
+
+    base, key, store = served
+    names = NameBook()
+    names.learn(
+        {"tiles.edge-test.de": "tiles.edge-test.de.cdn.cloudflare.net"},
+        [("tiles.edge-test.de.cdn.cloudflare.net", "88.198.0.77")],
+    )
+    edge = Locator.from_paths([], names=names).locate("tiles.edge-test.de", "88.198.0.77", 443)
+    assert edge.confidence is Confidence.LOW and edge.cdn == "Cloudflare"
+    run = store.start_run("proxy")
+    store.add(
+        run,
+        [
+            build_finding(
+                flow_id="edge",
+                category=Category.PHONE,
+                destination=edge,
+                verdict=Verdict.CDN_EDGE,
+                violation=False,
+            )
+        ],
+    )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{base}/dashboard/#key={key}")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            rows = page.locator("#destinations tbody tr")
+            expect(rows.first).to_be_visible()
+            # The sample capture's servers, placed by one database: medium, not marked.
+            plain = page.locator("#destinations tbody tr:not(.caveat)")
+            expect(plain.first).to_be_visible()
+            assert "⚠" not in (plain.first.locator("td.confidence").text_content() or "")
+
+            page.evaluate("document.body.dataset.ready = ''")
+            page.uncheck("#filter-violation")
+            page.fill("#filter-host", "tiles.edge-test.de")
+            page.click("#apply")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            row = page.locator("#destinations tbody tr[data-host='tiles.edge-test.de']")
+            expect(row).to_be_visible()
+            assert row.get_attribute("data-confidence") == "low"
+            assert "caveat" in (row.get_attribute("class") or "")
+            cell = row.locator("td.confidence")
+            expect(cell).to_contain_text("⚠ low confidence")
+            expect(cell).to_contain_text("CDN edge (Cloudflare)")
+            colour = cell.evaluate("el => getComputedStyle(el).color")
+            assert colour == "rgb(168, 67, 0)", colour
+            expect(page.locator("#dest-count")).to_have_text("(1)")
+            page.screenshot(path=str(tmp_path / "destinations.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -39,6 +39,8 @@ def test_coverage_of_a_session(store: FindingStore, client: TestClient) -> None:
     assert (body["bytes_total"], body["bytes_read"]) == (11_000, 2_000)
     assert body["share_read"] == 2_000 / 11_000
     assert body["share_attributed_high"] == 0.5
+    assert (body["attributed_high"], body["attributed_total"]) == (2, 4)
+    assert body["attributed_basis"] == "connections"
     assert body["undetermined_connections"] == 1
     assert [(h["host"], h["share_read"]) for h in body["hosts"]] == [
         ("pinned.example.cn", 0.0),

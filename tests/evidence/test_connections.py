@@ -123,3 +123,41 @@ def test_markers_in_time_order(store: FindingStore) -> None:
     assert store.markers(run) == [(10.0, "navigation to Astana"), (20.0, "voice assistant")]
     with pytest.raises(UnknownRunError):
         store.add_marker(424242, "nowhere")
+
+
+def test_attribution_counts_connections_or_else_flows_by_their_evidence(
+    store: FindingStore,
+) -> None:
+    from dataclasses import replace
+
+    from shekara.audit.model import Confidence
+
+    from .conftest import FOREIGN, build_finding, build_note
+
+    live = store.start_run("proxy")
+    store.add_connections(
+        live,
+        [
+            rec("a", "api.example.cn", READ, 10, 10, geo_confidence="high"),
+            rec("b", "cdn.example.cn", READ, 10, 10, geo_confidence="low"),
+        ],
+    )
+    got = store.attribution(live)
+    assert (got.high, got.total, got.basis, got.share_high) == (1, 2, "connections", 0.5)
+
+    replayed = store.start_run("replay")
+    low = replace(FOREIGN, host="edge.example.cn", confidence=Confidence.LOW)
+    store.add(
+        replayed,
+        # Two findings of one flow count once; a note's flow counts too.
+        [
+            build_finding(flow_id="f1"),
+            build_finding(flow_id="f1", field="request.body:$.v2"),
+            build_finding(flow_id="f2", destination=low),
+        ],
+        [build_note(flow_id="n1")],
+    )
+    got = store.attribution(replayed)
+    assert (got.high, got.total, got.basis) == (2, 3, "flows with findings")
+    empty = store.attribution(store.start_run("replay"))
+    assert (empty.total, empty.share_high) == (0, None)

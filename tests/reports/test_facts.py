@@ -20,6 +20,7 @@ def test_sample_session_matches_the_manifest(db_url: str, tmp_path: Path) -> Non
     store, run_id = replay_sample(db_url, tmp_path / "home")
     try:
         facts = gather(store, run_id)
+        stored = store.query_destinations(run_id=run_id, limit=1000)
     finally:
         store.dispose()
     got: Counter[tuple[str, str]] = Counter()
@@ -38,6 +39,16 @@ def test_sample_session_matches_the_manifest(db_url: str, tmp_path: Path) -> Non
     assert (facts.domestic, facts.unknown_destination) == (13, 3)
     assert (facts.opaque_notes, facts.undecoded_notes) == (1, 2)
     assert facts.coverage is None
+    # Every public destination the geo stage recorded, the uncertain ones first.
+    public = [d for d in stored if not d.private]
+    assert facts.destinations_total == len(public) == len(facts.destinations)
+    uncertain = [d for d in public if d.confidence == "low" or d.disputed or d.cdn]
+    assert facts.destinations_flagged == len(uncertain)
+    flags = [d.flagged for d in facts.destinations]
+    assert flags == sorted(flags, reverse=True)
+    # A replay keeps no connection records: the flows with findings or notes are counted.
+    assert facts.attribution.basis == "flows with findings"
+    assert 0 < facts.attribution.total <= facts.session.flows_read
     seqs = [e.seq for e in facts.evidence]
     assert seqs == sorted(seqs) and len(seqs) == facts.evidence_total == 74
 

@@ -194,7 +194,14 @@ def test_coverage_figures_come_from_the_given_source(store: FindingStore) -> Non
     def coverage(source: FindingStore, run: int) -> Coverage:
         assert source is store
         asked.append(run)
-        return Coverage(flows=200, decrypted=150, not_decrypted=50, reasons=(("pinned", 50),))
+        return Coverage(
+            flows=200,
+            decrypted=150,
+            not_decrypted=50,
+            reasons=(("pinned", 50),),
+            bytes_total=8000,
+            bytes_read=2000,
+        )
 
     text = "".join(
         _parse(render_session_report(store, run_id, "en", "html", coverage=coverage)).text
@@ -202,7 +209,9 @@ def test_coverage_figures_come_from_the_given_source(store: FindingStore) -> Non
     assert asked == [run_id]
     assert "150 (75%)" in text and "50 (25%)" in text and "pinned" in text
     assert "50 flows stayed encrypted: their content is not reported." in text
-    assert "not measured" not in text
+    assert "8,000" in text and "2,000 (25%)" in text
+    # Only the attribution is not measured: the session has no flow to attribute.
+    assert text.count("not measured") == 1
     # A source that has no figures for the run: not measured.
     text = "".join(
         _parse(

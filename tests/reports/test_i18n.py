@@ -145,3 +145,12 @@ def test_an_unsupported_language_is_refused() -> None:
         Language("de")
     with pytest.raises(UnsupportedLanguageError):
         translations("../en")
+
+
+def test_the_paths_not_observed_are_the_apis_very_texts() -> None:
+    from shekara.evidence.connections import NOT_OBSERVED
+    from shekara.reports.i18n import NOT_OBSERVED as MARKED
+
+    assert MARKED == NOT_OBSERVED
+    for lang in ("ru", "kk"):
+        assert all(Language(lang).gettext(path) != path for path in NOT_OBSERVED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,110 @@ def test_characters_the_fonts_lack_are_shown_as_code_points(
     assert "<U+4F8B><U+5B50>.<U+4E2D><U+56FD>" in text.replace(" ", "")
     assert "Car <U+1F697> X" in text
     assert not [r for r in caplog.records if "missing" in r.getMessage()]
+
+
+# Per language: the byte-coverage label, the low-confidence marking and the caveat's start.
+UNCERTAIN = {
+    "en": (
+        "Bytes whose content could be read",
+        "⚠ low confidence",
+        "1 destination is marked ⚠",
+        "Flows whose destination country is established with high confidence",
+        "own mobile connection",
+    ),
+    "ru": (
+        "Байты, содержимое которых удалось прочитать",
+        "⚠ низкая достоверность",
+        "1 сервер отмечен знаком ⚠",
+        "Потоки, страна назначения которых установлена с высокой достоверностью",
+        "собственной мобильной связью",
+    ),
+    "kk": (
+        "Мазмұны оқылған байттар",
+        "⚠ сенімділігі төмен",
+        "1 сервер ⚠ белгісімен белгіленген",
+        "Баратын елі жоғары сенімділікпен анықталған ағындар",
+        "өз мобильді байланысы",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def uncertain_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FindingStore, int]]:
+    """A live session on SQLite: bytes read and not, and a CDN edge placed by the Locator."""
+    from shekara.audit.model import Verdict
+    from shekara.evidence.connections import READ, UNDETERMINED, ConnectionRecord
+    from shekara.geo.locate import Locator
+    from shekara.geo.names import NameBook
+
+    folder = tmp_path_factory.mktemp("uncertain")
+    store = FindingStore(f"sqlite:///{folder / 'store.db'}")
+    store.create_schema()
+    run_id = store.start_run("proxy")
+    names = NameBook()
+    names.learn(
+        {"maps.example.de": "maps.example.de.cdn.cloudflare.net"},
+        [("maps.example.de.cdn.cloudflare.net", "88.198.0.1")],
+    )
+    edge = Locator.from_paths([], names=names).locate("maps.example.de", "88.198.0.1", 443)
+    assert edge.cdn == "Cloudflare"
+    store.add(
+        run_id,
+        [
+            build_finding(
+                flow_id="edge", destination=edge, verdict=Verdict.CDN_EDGE, violation=False
+            )
+        ],
+    )
+    store.add_connections(
+        run_id,
+        [
+            ConnectionRecord(
+                flow_id="read",
+                transport="tcp",
+                content=READ,
+                started_at=1.0,
+                host="maps.example.de",
+                bytes_up=1000,
+                bytes_down=2000,
+                geo_confidence="high",
+            ),
+            ConnectionRecord(
+                flow_id="pinned",
+                transport="tcp",
+                content=UNDETERMINED,
+                started_at=1.0,
+                host="pinned.example.cn",
+                bytes_up=8000,
+                bytes_down=1000,
+                geo_confidence="medium",
+                reason="client rejected the interception certificate",
+            ),
+        ],
+    )
+    store.finish_run(run_id, 2, "completed")
+    yield store, run_id
+    store.dispose()
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_pdf_shows_byte_coverage_and_marks_uncertain_destinations(
+    uncertain_session: tuple[FindingStore, int], lang: str
+) -> None:
+    from shekara.reports.i18n import Language
+
+    store, run_id = uncertain_session
+    text = pdf_text(render_session_report(store, run_id, lang, "pdf"))
+    language = Language(lang)
+    bytes_label, marking, caveat, attributed, not_observed = UNCERTAIN[lang]
+    # 3,000 of 12,000 bytes were read; one of the two connections was attributed high.
+    share = re.sub(r"\s+", " ", f"{language.number(3000)} ({language.percent(3000, 12000)})")
+    assert f"{bytes_label} {share}" in text, (lang, text)
+    assert re.sub(r"\s+", " ", language.number(12000)) in text
+    assert f"{attributed} 1 ({language.percent(1, 2)})" in text
+    assert marking in text and caveat in text
+    assert not_observed in text
+    # The CDN edge is named with the provider, in every language.
+    assert "Cloudflare" in text
