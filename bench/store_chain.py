@@ -9,8 +9,10 @@ created) the same synthetic findings are written in batches of ``--batch``:
 
 - chained: ``FindingStore.add`` (locks the run, drops repeats, numbers and
   hashes every finding, inserts, moves the run's head), one transaction a batch;
-- plain: the store's insert before the chain existed, the same rows with one
-  duplicate-skipping ``executemany`` a batch, one transaction a batch.
+- plain: ``FindingStore.add`` without the chain: the store's insert before
+  the chain existed (the same rows with one duplicate-skipping
+  ``executemany``) and the same upsert of the batch's destinations, one
+  transaction a batch.
 
 Each round writes every batch both ways, in turns (chained then plain, then
 plain then chained, …), into two fresh runs, so a machine busy with other
@@ -38,7 +40,7 @@ from sqlalchemy.engine import make_url
 
 from shekara.audit.model import Category, Confidence, Destination, Finding, Verdict
 from shekara.evidence import schema, verify
-from shekara.evidence.rows import finding_to_row
+from shekara.evidence.rows import destination_rows, finding_to_row
 from shekara.evidence.store import FindingStore, normalise_url
 
 TARGET_RATIO = 0.8
@@ -109,14 +111,19 @@ def chained_writer(store: FindingStore) -> Callable[[Sequence[Finding]], None]:
 
 
 def plain_writer(store: FindingStore) -> Callable[[Sequence[Finding]], None]:
-    # The store's add() as it was before the chain: one duplicate-skipping executemany.
+    # The store's add() minus the chain: its insert as it was before the chain (one
+    # duplicate-skipping executemany) and the destinations upsert add() also does,
+    # which is no part of the chain and so belongs on both sides.
     run_id = store.start_run("proxy")
     insert = store._insert_ignoring_duplicates(schema.findings)
 
     def write(chunk: Sequence[Finding]) -> None:
         rows = [finding_to_row(run_id, f) for f in chunk]
+        dest_rows = destination_rows(run_id, chunk, [])
         with store.engine.begin() as conn:
             conn.execute(insert, rows)
+            if dest_rows:
+                store._upsert_destinations(conn, dest_rows)
 
     return write
 

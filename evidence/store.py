@@ -75,6 +75,10 @@ class UnknownRunError(LookupError):
     """A run id that the store does not hold."""
 
 
+class _Repeats(Exception):
+    """An optimistic insert met a finding the run already holds; its transaction is undone."""
+
+
 class RunClosedError(Exception):
     """Findings for, or a second closing of, a run already closed: its chain is sealed.
 
@@ -346,9 +350,25 @@ class FindingStore:
         if not finding_rows and not note_rows and not connection_rows:
             return
         dest_rows = destination_rows(run_id, findings, notes)
+        try:
+            self._write(run_id, finding_rows, note_rows, dest_rows, look_up=False)
+        except _Repeats:
+            # A retried batch: the whole transaction was rolled back. Again, this
+            # time dropping what the run already holds before numbering.
+            self._write(run_id, finding_rows, note_rows, dest_rows, look_up=True)
+
+    def _write(
+        self,
+        run_id: int,
+        finding_rows: list[dict[str, Any]],
+        note_rows: list[dict[str, Any]],
+        dest_rows: list[dict[str, Any]],
+        *,
+        look_up: bool,
+    ) -> None:
         with self.engine.begin() as conn:
             if finding_rows:
-                self._append_to_chain(conn, run_id, finding_rows)
+                self._append_to_chain(conn, run_id, finding_rows, look_up=look_up)
             if note_rows:
                 conn.execute(self._insert_ignoring_duplicates(schema.notes), note_rows)
             if connection_rows:
@@ -426,7 +446,19 @@ class FindingStore:
             raise UnknownRunError(run_id)
         return row
 
-    def _append_to_chain(self, conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
+    def _append_to_chain(
+        self, conn: Connection, run_id: int, rows: list[dict[str, Any]], *, look_up: bool
+    ) -> None:
+        """Number, link and insert ``rows`` after the run's head, and move the head.
+
+        Optimistic unless ``look_up``: a batch seldom repeats stored findings,
+        and looking them up first would cost a query per batch that grows with
+        the run on PostgreSQL. A repeat then fails the insert and raises
+        _Repeats, and the caller starts over with ``look_up``. No savepoint
+        guards the insert: on SQLite one copies every index page the batch
+        touches to a statement journal, a cost paid on every batch for the
+        sake of a rare retry.
+        """
         run = self._lock_run(conn, run_id)
         if run["status"] != "running":
             raise RunClosedError(f"run {run_id} is closed ({run['status']}); its chain is sealed")
@@ -436,20 +468,19 @@ class FindingStore:
         length = int(run["chain_length"] or 0)
         head = run["chain_head"] or chain.genesis_hash(run_id, run["started_at"])
         fresh = list(batch.values())
-        insert = schema.findings.insert()
-        try:
-            # Optimistic: a batch seldom repeats stored findings, and looking them up
-            # first would cost a query per batch that grows with the run on PostgreSQL.
-            with conn.begin_nested():
-                conn.execute(insert, _chain_rows(fresh, length, head))
-        except IntegrityError:
-            # A retried batch: drop what the run already holds, number the rest again.
-            # Any other conflict (a seq taken) fails again below, and nothing is stored.
+        if look_up:
             stored = self._stored_keys(conn, run_id, list(batch))
             fresh = [row for key, row in batch.items() if key not in stored]
             if not fresh:
                 return
-            conn.execute(insert, _chain_rows(fresh, length, head))
+        try:
+            conn.execute(schema.findings.insert(), _chain_rows(fresh, length, head))
+        except IntegrityError as exc:
+            # Any other conflict (a seq taken) fails again after the look-up, and
+            # nothing is stored.
+            if look_up:
+                raise
+            raise _Repeats from exc
         last = fresh[-1]
         conn.execute(
             update(schema.runs)

@@ -26,7 +26,7 @@ from shekara.evidence import chain, schema, verify
 from shekara.evidence.store import FindingStore, RunClosedError
 from shekara.proxy import cli
 
-from .conftest import FOREIGN, build_finding
+from .conftest import FOREIGN, build_finding, build_note
 
 F = schema.findings
 R = schema.runs
@@ -136,6 +136,32 @@ def test_repeats_never_advance_the_chain(store: FindingStore) -> None:
     with store.engine.connect() as conn:
         rows = _rows(conn, run_id)
     assert [(r["flow_id"], r["seq"]) for r in rows] == [("a", 1), ("b", 2), ("c", 3)]
+    assert _report(store, run_id).ok
+
+
+def test_a_repeated_batch_is_written_once_with_its_notes_and_destinations(
+    store: FindingStore,
+) -> None:
+    # The repeat fails the first, optimistic insert; the whole call is written
+    # again, and nothing of the first attempt may remain or be doubled.
+    run_id = store.start_run("proxy")
+    store.add(run_id, [build_finding(flow_id="a")], [])
+    elsewhere = replace(FOREIGN, host="cdn.example.de", ip="198.51.100.9", country="DE")
+    new = build_finding(flow_id="c", destination=elsewhere)
+    store.add(run_id, [build_finding(flow_id="a"), new], [build_note(flow_id="c")])
+    with store.engine.connect() as conn:
+        rows = _rows(conn, run_id)
+    assert [(r["flow_id"], r["seq"]) for r in rows] == [("a", 1), ("c", 2)]
+    assert store.count_notes(run_id) == 1
+    hosts = sorted(d.host or "" for d in store.query_destinations(run_id=run_id))
+    assert hosts == ["cdn.example.de", "telematics.example.cn"]
+    with store.engine.connect() as conn:
+        head = conn.execute(
+            select(schema.runs.c.chain_length, schema.runs.c.chain_head).where(
+                schema.runs.c.id == run_id
+            )
+        ).one()
+    assert tuple(head) == (2, rows[-1]["record_hash"])
     assert _report(store, run_id).ok
 
 
