@@ -351,17 +351,18 @@ class FindingStore:
             return
         dest_rows = destination_rows(run_id, findings, notes)
         try:
-            self._write(run_id, finding_rows, note_rows, dest_rows, look_up=False)
+            self._write(run_id, finding_rows, note_rows, connection_rows, dest_rows, look_up=False)
         except _Repeats:
             # A retried batch: the whole transaction was rolled back. Again, this
             # time dropping what the run already holds before numbering.
-            self._write(run_id, finding_rows, note_rows, dest_rows, look_up=True)
+            self._write(run_id, finding_rows, note_rows, connection_rows, dest_rows, look_up=True)
 
     def _write(
         self,
         run_id: int,
         finding_rows: list[dict[str, Any]],
         note_rows: list[dict[str, Any]],
+        connection_rows: list[dict[str, Any]],
         dest_rows: list[dict[str, Any]],
         *,
         look_up: bool,
