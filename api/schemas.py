@@ -173,6 +173,8 @@ class StationStatus(BaseModel):
     spool_error: str | None = None
     unacknowledged_findings: int = 0
     dropped_findings: int = 0
+    unacknowledged_connections: int = 0
+    dropped_connections: int = 0
     rejected_records: int = 0
     updated_at: datetime
     problems: list[str] = Field(default_factory=list)

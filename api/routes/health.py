@@ -51,6 +51,8 @@ def read_station_status(path: Path | None, stale_after: float) -> StationStatus 
         problems.append("the station's spool is full; new findings are NOT acknowledged")
     if doc.get("spool_error"):
         problems.append("the station cannot write its spool; new findings are NOT acknowledged")
+    if int(doc.get("dropped_findings", 0)) or int(doc.get("dropped_connections", 0)):
+        problems.append("the station lost findings or connection records it could not spool")
     if state == "stopped" and int(doc.get("spool_records", 0)) > 0:
         problems.append("the station stopped with spooled findings not yet in the store")
     age = time.time() - updated
@@ -69,6 +71,8 @@ def read_station_status(path: Path | None, stale_after: float) -> StationStatus 
             spool_error=doc.get("spool_error"),
             unacknowledged_findings=int(doc.get("unacknowledged_findings", 0)),
             dropped_findings=int(doc.get("dropped_findings", 0)),
+            unacknowledged_connections=int(doc.get("unacknowledged_connections", 0)),
+            dropped_connections=int(doc.get("dropped_connections", 0)),
             rejected_records=int(doc.get("rejected_records", 0)),
             updated_at=datetime.fromtimestamp(updated, tz=UTC),
             problems=problems,

@@ -47,6 +47,8 @@ def _station(tmp_path: Path, db: FindingStore, /, **status: Any) -> TestClient:
         "spool_error": None,
         "unacknowledged_findings": 0,
         "dropped_findings": 0,
+        "unacknowledged_connections": 0,
+        "dropped_connections": 0,
         "rejected_records": 0,
         "corrupted_records": 0,
     } | status
@@ -82,6 +84,8 @@ def test_a_well_station_is_reported_with_200(tmp_path: Path, store: FindingStore
         ({"spool_error": "OSError: [Errno 28] No space left on device"}, "cannot write"),
         ({"updated_at": time.time() - 3600}, "has not reported"),
         ({"state": "stopped", "spool_records": 5}, "not yet in the store"),
+        ({"dropped_connections": 3}, "lost findings or connection records"),
+        ({"dropped_findings": 1}, "lost findings or connection records"),
     ],
 )
 def test_a_degraded_station_gives_503(
