@@ -38,6 +38,7 @@ class Recording:
         self.sinks = list(sinks)
         self.findings = 0
         self.notes = 0
+        self.flows = 0
 
     def _record(self, f: mflow.Flow) -> Awaitable[bool] | None:
         """Hand the event's findings on; an awaitable when the writer acknowledges durably.
@@ -47,19 +48,31 @@ class Recording:
         replay uses it would be ignored, so replay keeps the StoreWriter.
         """
         a = state.end(f)
-        if a is None or not (a.findings or a.notes):
+        if a is None:
+            return None
+        flows = (a.flow,) if a.flow is not None else ()
+        if not (a.findings or a.notes):
+            if flows:
+                self.flows += 1
+                # Metadata alone is not worth holding the device's traffic for: it is
+                # spooled like findings, but the flow goes on without waiting.
+                if isinstance(self.writer, StoreWriter):
+                    self.writer.submit(self.run_id, (), (), flows=flows)
+                else:
+                    self.writer.acknowledge(self.run_id, (), (), flows=flows)
             return None
         self.findings += len(a.findings)
         self.notes += len(a.notes)
+        self.flows += len(flows)
         for sink in self.sinks:
             try:
                 sink(a.findings, a.notes)
             except Exception:
                 log.exception("a findings sink failed")
         if isinstance(self.writer, StoreWriter):
-            self.writer.submit(self.run_id, a.findings, a.notes)
+            self.writer.submit(self.run_id, a.findings, a.notes, flows=flows)
             return None
-        ack = self.writer.acknowledge(self.run_id, a.findings, a.notes)
+        ack = self.writer.acknowledge(self.run_id, a.findings, a.notes, flows=flows)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -97,6 +110,7 @@ class Recording:
         return self._record(f)
 
     def websocket_end(self, f: mflow.Flow) -> None:
+        self._record(f)  # the stream's final flow record
         state.forget(f)
 
     def tcp_end(self, f: mflow.Flow) -> None:
@@ -106,6 +120,16 @@ class Recording:
     def tcp_error(self, f: mflow.Flow) -> None:
         self._record(f)
         state.forget(f)
+
+    def udp_end(self, f: mflow.Flow) -> None:
+        self._record(f)
+        state.forget(f)
+
+    def dns_response(self, f: mflow.Flow) -> None:
+        self._record(f)
+
+    def dns_error(self, f: mflow.Flow) -> None:
+        self._record(f)
 
     def done(self) -> None:
         if isinstance(self.writer, StoreWriter):

@@ -24,6 +24,8 @@ DEST_KEY = "shekara.destination"
 PASSTHROUGH_KEY = "shekara.passthrough"
 #: The run (test session) a flow belongs to.
 RUN_KEY = "shekara.run"
+#: The protocol a raw TCP stream was recognised as (``mqtt``, ``jt808``, ...).
+PROTOCOL_KEY = "shekara.protocol"
 
 
 def current(f: mflow.Flow) -> FlowAnalysis | None:
@@ -68,3 +70,12 @@ def passthrough(f: mflow.Flow) -> str | None:
 
 def set_passthrough(f: mflow.Flow, reason: str) -> None:
     f.metadata[PASSTHROUGH_KEY] = reason
+
+
+def protocol(f: mflow.Flow) -> str | None:
+    name = f.metadata.get(PROTOCOL_KEY)
+    return name if isinstance(name, str) else None
+
+
+def set_protocol(f: mflow.Flow, name: str) -> None:
+    f.metadata[PROTOCOL_KEY] = name

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Sequence
 
+from shekara.audit.flowmeta import FlowMeta
 from shekara.audit.model import Finding, Note
 from shekara.evidence import raw
 from shekara.evidence.spool import SpoolRuns
@@ -31,8 +32,15 @@ class PendingRuns:
         self.runs = runs
         self._lock = threading.Lock()
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()) -> None:
-        self.store.add(self.real_id(run_id), findings, notes)
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
+    ) -> None:
+        self.store.add(self.real_id(run_id), findings, notes, flows=flows)
 
     def real_id(self, run_id: int) -> int:
         """The store's id of a run, opening a provisional one now; store errors propagate."""

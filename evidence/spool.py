@@ -30,10 +30,11 @@ import struct
 import threading
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from shekara.audit.flowmeta import FlowMeta, flow_meta_from_dict
 from shekara.audit.model import (
     Category,
     Confidence,
@@ -74,12 +75,13 @@ class SpoolLockedError(SpoolError):
 
 @dataclass(frozen=True, slots=True)
 class SpoolRecord:
-    """One acknowledged event: its sequence number, run, findings and notes."""
+    """One acknowledged event: its sequence number, run, findings, notes and flow metadata."""
 
     seq: int
     run_id: int
     findings: tuple[Finding, ...]
     notes: tuple[Note, ...]
+    flows: tuple[FlowMeta, ...] = ()
 
     @property
     def size(self) -> int:
@@ -143,12 +145,20 @@ def note_from_json(d: dict[str, Any]) -> Note:
     return Note(**{**d, "destination": _destination_from_json(dest) if dest else None})
 
 
-def encode_payload(run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> bytes:
-    doc = {
+def encode_payload(
+    run_id: int,
+    findings: Sequence[Finding],
+    notes: Sequence[Note],
+    flows: Sequence[FlowMeta] = (),
+) -> bytes:
+    doc: dict[str, Any] = {
         "run": run_id,
         "f": [finding_to_json(f) for f in findings],
         "n": [note_to_json(n) for n in notes],
     }
+    if flows:
+        # Absent in records written before flow metadata was kept: read as none.
+        doc["m"] = [asdict(m) for m in flows]
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -159,6 +169,7 @@ def decode_payload(seq: int, payload: bytes) -> SpoolRecord:
         run_id=int(doc["run"]),
         findings=tuple(finding_from_json(f) for f in doc["f"]),
         notes=tuple(note_from_json(n) for n in doc["n"]),
+        flows=tuple(flow_meta_from_dict(m) for m in doc.get("m", ())),
     )
 
 
@@ -418,15 +429,19 @@ class Spool:
         return True
 
     def append_many(
-        self, items: Sequence[tuple[int, Sequence[Finding], Sequence[Note]]]
+        self,
+        items: Sequence[
+            tuple[int, Sequence[Finding], Sequence[Note]]
+            | tuple[int, Sequence[Finding], Sequence[Note], Sequence[FlowMeta]]
+        ],
     ) -> list[int | None]:
-        """Write each (run_id, findings, notes) as one record, fsync, return their seqs.
+        """Write each (run_id, findings, notes[, flows]) as one record, fsync, return their seqs.
 
         An item that does not fit under ``max_bytes`` gets None (refused, not
         written). On an OS error (disk full) the unsynced part of the write is
         cut off again and the error raised: the caller acknowledges nothing.
         """
-        payloads = [encode_payload(run, f, n) for run, f, n in items]
+        payloads = [encode_payload(*item) for item in items]
         with self._append_lock:
             results: list[int | None] = []
             # Bytes and seqs written to the active segment but not yet published.
@@ -584,7 +599,7 @@ class Spool:
     def quarantine(self, record: SpoolRecord, reason: str) -> None:
         """Keep a record the store refuses for good in ``rejected.spool``, then move on."""
         path = self.directory / "rejected.spool"
-        payload = encode_payload(record.run_id, record.findings, record.notes)
+        payload = encode_payload(record.run_id, record.findings, record.notes, record.flows)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, frame(record.seq, payload))

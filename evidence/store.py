@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
+from shekara.audit.flowmeta import FlowMeta
 from shekara.audit.model import Category, Finding, Note
 from shekara.evidence import chain, migrations, schema
 from shekara.evidence.connections import ConnectionRecord, Coverage
@@ -46,9 +47,11 @@ from shekara.evidence.rows import (
     SummaryRow,
     destination_rows,
     finding_to_row,
+    flow_rows,
     note_to_row,
     row_to_destination,
     row_to_finding,
+    row_to_flow,
     row_to_note,
     row_to_run,
 )
@@ -323,8 +326,15 @@ class FindingStore:
             return postgresql.insert(table).on_conflict_do_nothing()
         raise StoreError(f"no duplicate-skipping insert for the {self.dialect} dialect")
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()) -> None:
-        """Append findings to the run's hash chain, and store notes, in one transaction.
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
+    ) -> None:
+        """Append findings to the run's hash chain, and store notes and flows, in one transaction.
 
         Findings the run already holds, and repeats within the call, are
         dropped before numbering: a retried batch never advances the chain.
@@ -333,7 +343,7 @@ class FindingStore:
         """
         finding_rows = [finding_to_row(run_id, f) for f in findings]
         note_rows = [note_to_row(run_id, n) for n in notes]
-        if not finding_rows and not note_rows:
+        if not finding_rows and not note_rows and not flows:
             return
         dest_rows = destination_rows(run_id, findings, notes)
         with self.engine.begin() as conn:
@@ -343,6 +353,36 @@ class FindingStore:
                 conn.execute(self._insert_ignoring_duplicates(schema.notes), note_rows)
             if dest_rows:
                 self._upsert_destinations(conn, dest_rows)
+            if flows:
+                self._upsert_flows(conn, flow_rows(run_id, flows))
+
+    def _upsert_flows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """One row a (run, flow); a later record of the flow (a stream that ended) replaces it.
+
+        Records reach the store in the order they were made (the writer's queue,
+        the spool), so the last one written is the most complete.
+        """
+        t = schema.flows
+        if self.dialect == "sqlite":
+            stmt: Any = sqlite.insert(t)
+        elif self.dialect == "postgresql":
+            stmt = postgresql.insert(t)
+        else:
+            raise StoreError(f"no upsert for the {self.dialect} dialect")
+        kept = {"id", "run_id", "flow_id"}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.run_id, t.c.flow_id],
+            set_={c.name: stmt.excluded[c.name] for c in t.columns if c.name not in kept},
+        )
+        conn.execute(stmt, rows)
+
+    def get_flow(self, run_id: int, flow_id: str) -> FlowMeta | None:
+        """The metadata stored for one flow of a run, or None."""
+        c = schema.flows.c
+        stmt = select(schema.flows).where(c.run_id == run_id, c.flow_id == flow_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return row_to_flow(row) if row is not None else None
 
     def _upsert_destinations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert each (run, host, ip) once; later sightings refresh evidence and times."""

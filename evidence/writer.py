@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from shekara.audit.flowmeta import FlowMeta
 from shekara.audit.model import Finding, Note
 from shekara.evidence.spool import Spool, SpoolRecord
 
@@ -39,7 +40,18 @@ log = logging.getLogger(__name__)
 class FindingSink(Protocol):
     """What the writer needs of a store (FindingStore, or a fake in tests)."""
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None: ...
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        *,
+        flows: Sequence[FlowMeta] = (),
+    ) -> None: ...
+
+
+#: Findings, notes and flow metadata of one run kept in memory (the overflow queue).
+_Items = tuple[int, tuple[Finding, ...], tuple[Note, ...], tuple[FlowMeta, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +60,11 @@ class _Submission:
     findings: tuple[Finding, ...]
     notes: tuple[Note, ...]
     queued_at: float
+    flows: tuple[FlowMeta, ...] = ()
 
     @property
     def size(self) -> int:
-        return len(self.findings) + len(self.notes)
+        return len(self.findings) + len(self.notes) + len(self.flows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,8 @@ class StoreWriter:
         self.stored_notes = 0
         self.failed_findings = 0
         self.failed_notes = 0
+        self.stored_flows = 0
+        self.failed_flows = 0
         self.last_error: BaseException | None = None
         # Daemon, so a forgotten close() cannot hang interpreter exit; close() drains.
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -141,14 +156,15 @@ class StoreWriter:
         notes: Sequence[Note] = (),
         *,
         timeout: float | None = None,
+        flows: Sequence[FlowMeta] = (),
     ) -> bool:
-        """Queue a flow's findings and notes; False if the queue stayed full (dropped, logged).
+        """Queue a flow's findings, notes and metadata; False if the queue stayed full (logged).
 
         Blocks up to ``timeout`` (default ``submit_timeout``) while the queue is
         full. A submission larger than the whole queue is admitted once the
         queue is empty, so no submission waits forever.
         """
-        item = _Submission(run_id, tuple(findings), tuple(notes), time.monotonic())
+        item = _Submission(run_id, tuple(findings), tuple(notes), time.monotonic(), tuple(flows))
         if item.size == 0:
             return True
         wait = self.submit_timeout if timeout is None else timeout
@@ -166,13 +182,15 @@ class StoreWriter:
                 if remaining <= 0:
                     self.failed_findings += len(item.findings)
                     self.failed_notes += len(item.notes)
+                    self.failed_flows += len(item.flows)
                     log.error(
-                        "store queue full for %.1fs (%d items pending): dropped %d findings "
-                        "and %d notes of run %d; they are NOT stored",
+                        "store queue full for %.1fs (%d items pending): dropped %d findings, "
+                        "%d notes and %d flow records of run %d; they are NOT stored",
                         wait,
                         self._pending_items,
                         len(item.findings),
                         len(item.notes),
+                        len(item.flows),
                         run_id,
                     )
                     return False
@@ -266,8 +284,9 @@ class StoreWriter:
         for run_id, items in by_run.items():
             findings = [f for item in items for f in item.findings]
             notes = [n for item in items for n in item.notes]
+            flows = [m for item in items for m in item.flows]
             try:
-                self._store.add(run_id, findings, notes)
+                self._store.add(run_id, findings, notes, flows=flows)
             except Exception as exc:
                 if len(items) == 1:
                     self._record_failure(items, exc)
@@ -276,7 +295,7 @@ class StoreWriter:
                 log.warning("batch write for run %d failed (%s); retrying one by one", run_id, exc)
                 for item in items:
                     try:
-                        self._store.add(run_id, item.findings, item.notes)
+                        self._store.add(run_id, item.findings, item.notes, flows=item.flows)
                     except Exception as item_exc:
                         self._record_failure([item], item_exc)
                     else:
@@ -288,19 +307,23 @@ class StoreWriter:
         with self._cond:
             self.stored_findings += sum(len(i.findings) for i in items)
             self.stored_notes += sum(len(i.notes) for i in items)
+            self.stored_flows += sum(len(i.flows) for i in items)
 
     def _record_failure(self, items: list[_Submission], exc: BaseException) -> None:
         n_findings = sum(len(i.findings) for i in items)
         n_notes = sum(len(i.notes) for i in items)
+        n_flows = sum(len(i.flows) for i in items)
         with self._cond:
             self.failed_findings += n_findings
             self.failed_notes += n_notes
+            self.failed_flows += n_flows
             self.last_error = exc
         runs = sorted({i.run_id for i in items})
         log.error(
-            "FAILED to store %d findings and %d notes of run(s) %s: %s",
+            "FAILED to store %d findings, %d notes and %d flow records of run(s) %s: %s",
             n_findings,
             n_notes,
+            n_flows,
             runs,
             exc,
             exc_info=exc,
@@ -346,6 +369,7 @@ class _Pending:
     findings: tuple[Finding, ...]
     notes: tuple[Note, ...]
     future: Future[bool]
+    flows: tuple[FlowMeta, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,7 +442,7 @@ class SpooledWriter:
         self._closing = False
         self._abandon = threading.Event()
         self._wake = threading.Event()
-        self._overflow: deque[tuple[int, tuple[Finding, ...], tuple[Note, ...]]] = deque()
+        self._overflow: deque[_Items] = deque()
         self._overflow_items = 0
         self._drained_gen = 0
         self._drain_done = False
@@ -430,6 +454,7 @@ class SpooledWriter:
         self.unacknowledged_notes = 0
         self.dropped_findings = 0
         self.dropped_notes = 0
+        self.dropped_flows = 0
         self.rejected_records = 0
         self.store_error: str | None = None
         self.store_down_since: float | None = None
@@ -447,12 +472,17 @@ class SpooledWriter:
     # -- caller side ----------------------------------------------------------
 
     def acknowledge(
-        self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note] = ()
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
     ) -> Future[bool]:
-        """Spool one event's findings and notes; the future says whether they are durable."""
+        """Spool one event's findings, notes and flow metadata; the future says if durable."""
         fut: Future[bool] = Future()
-        item = _Pending(run_id, tuple(findings), tuple(notes), fut)
-        if not item.findings and not item.notes:
+        item = _Pending(run_id, tuple(findings), tuple(notes), fut, tuple(flows))
+        if not item.findings and not item.notes and not item.flows:
             fut.set_result(True)
             return fut
         with self._cond:
@@ -469,9 +499,10 @@ class SpooledWriter:
         notes: Sequence[Note] = (),
         *,
         timeout: float | None = None,
+        flows: Sequence[FlowMeta] = (),
     ) -> bool:
         """Like ``acknowledge``, but waits: True once durable in the spool."""
-        return self.acknowledge(run_id, findings, notes).result(timeout)
+        return self.acknowledge(run_id, findings, notes, flows=flows).result(timeout)
 
     @property
     def pending(self) -> int:
@@ -583,7 +614,9 @@ class SpooledWriter:
     def _append(self, items: list[_Pending]) -> None:
         error: BaseException | None = None
         try:
-            seqs = self._spool.append_many([(i.run_id, i.findings, i.notes) for i in items])
+            seqs = self._spool.append_many(
+                [(i.run_id, i.findings, i.notes, i.flows) for i in items]
+            )
         except Exception as exc:  # disk full, I/O error: nothing of this batch is durable
             error = exc
             seqs = [None] * len(items)
@@ -603,18 +636,19 @@ class SpooledWriter:
             item.future.set_result(seq is not None)
 
     def _not_acknowledged(self, item: _Pending, why: str) -> None:
-        n = len(item.findings) + len(item.notes)
+        n = len(item.findings) + len(item.notes) + len(item.flows)
         now = time.monotonic()
         with self._cond:
             self.unacknowledged_findings += len(item.findings)
             self.unacknowledged_notes += len(item.notes)
             kept = self._overflow_items + n <= self.max_overflow
             if kept:
-                self._overflow.append((item.run_id, item.findings, item.notes))
+                self._overflow.append((item.run_id, item.findings, item.notes, item.flows))
                 self._overflow_items += n
             else:
                 self.dropped_findings += len(item.findings)
                 self.dropped_notes += len(item.notes)
+                self.dropped_flows += len(item.flows)
             self._overflow_since_log += len(item.findings)
             due = now - self._last_overflow_log >= 10.0
             if due:
@@ -636,7 +670,7 @@ class SpooledWriter:
 
     def _drain_loop(self) -> None:
         batch: list[SpoolRecord] = []
-        extra: list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]] = []
+        extra: list[_Items] = []
         delay = self.retry_initial
         try:
             while not self._abandon.is_set():
@@ -668,9 +702,9 @@ class SpooledWriter:
                     self._spool.release(batch[-1].seq)
                 with self._cond:
                     self.stored_findings += sum(len(r.findings) for r in batch)
-                    self.stored_findings += sum(len(f) for _, f, _ in extra)
+                    self.stored_findings += sum(len(f) for _, f, _, _ in extra)
                     self.stored_notes += sum(len(r.notes) for r in batch)
-                    self.stored_notes += sum(len(n) for _, _, n in extra)
+                    self.stored_notes += sum(len(n) for _, _, n, _ in extra)
                     self._cond.notify_all()
                 batch, extra = [], []
                 self._store_up()
@@ -678,16 +712,17 @@ class SpooledWriter:
                 self._status_if_due()
         finally:
             if extra:
-                n_f = sum(len(f) for _, f, _ in extra)
+                n_f = sum(len(f) for _, f, _, _ in extra)
                 with self._cond:
                     self.dropped_findings += n_f
-                    self.dropped_notes += sum(len(n) for _, _, n in extra)
+                    self.dropped_notes += sum(len(n) for _, _, n, _ in extra)
+                    self.dropped_flows += sum(len(m) for _, _, _, m in extra)
                 log.error("%d unacknowledged findings could not be stored before exit", n_f)
             with self._cond:
                 self._drain_done = True
                 self._cond.notify_all()
 
-    def _take_overflow(self) -> list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]]:
+    def _take_overflow(self) -> list[_Items]:
         with self._cond:
             out = list(self._overflow)
             self._overflow.clear()
@@ -712,21 +747,23 @@ class SpooledWriter:
     def _deliver(
         self,
         batch: list[SpoolRecord],
-        extra: list[tuple[int, tuple[Finding, ...], tuple[Note, ...]]],
+        extra: list[_Items],
     ) -> None:
         """Commit a batch; a record the store refuses for good is quarantined, not retried."""
-        by_run: dict[int, tuple[list[Finding], list[Note]]] = {}
+        by_run: dict[int, tuple[list[Finding], list[Note], list[FlowMeta]]] = {}
         for rec in batch:
-            fs, ns = by_run.setdefault(rec.run_id, ([], []))
+            fs, ns, ms = by_run.setdefault(rec.run_id, ([], [], []))
             fs.extend(rec.findings)
             ns.extend(rec.notes)
-        for run_id, fs_, ns_ in extra:
-            fs, ns = by_run.setdefault(run_id, ([], []))
+            ms.extend(rec.flows)
+        for run_id, fs_, ns_, ms_ in extra:
+            fs, ns, ms = by_run.setdefault(run_id, ([], [], []))
             fs.extend(fs_)
             ns.extend(ns_)
+            ms.extend(ms_)
         try:
-            for run_id, (fs, ns) in by_run.items():
-                self._store.add(run_id, fs, ns)
+            for run_id, (fs, ns, ms) in by_run.items():
+                self._store.add(run_id, fs, ns, flows=ms)
             return
         except Exception as exc:
             if is_transient(exc):
@@ -735,23 +772,29 @@ class SpooledWriter:
         # Every record again on its own: the store skips what it already holds.
         for rec in batch:
             try:
-                self._store.add(rec.run_id, rec.findings, rec.notes)
+                self._store.add(rec.run_id, rec.findings, rec.notes, flows=rec.flows)
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 self._spool.quarantine(rec, _describe(exc))
                 with self._cond:
                     self.rejected_records += 1
-        for run_id, fs_, ns_ in extra:
+        for run_id, fs_, ns_, ms_ in extra:
             try:
-                self._store.add(run_id, fs_, ns_)
+                self._store.add(run_id, fs_, ns_, flows=ms_)
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 with self._cond:
                     self.dropped_findings += len(fs_)
                     self.dropped_notes += len(ns_)
-                log.error("%d unacknowledged findings refused by the store: %s", len(fs_), exc)
+                    self.dropped_flows += len(ms_)
+                log.error(
+                    "%d unacknowledged findings and %d flow records refused by the store: %s",
+                    len(fs_),
+                    len(ms_),
+                    exc,
+                )
 
     def _store_down(self, exc: BaseException) -> None:
         text = _describe(exc)
