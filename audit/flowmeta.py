@@ -63,8 +63,10 @@ _SECRET_PARTS = re.compile(
     r"otp|ticket|nonce|hmac|cookie|csrf|xsrf|salt|pin|cvv|ssn"
 )
 _SECRET_NAMES = frozenset({"code", "p", "pw", "hash", "state", "assertion"})
-# Characters left as they are when a piece is written back into a URL.
-_SAFE = "!$&'()*+,;=:@/?~-._%"
+# Characters left as they are when a piece is shown as it was written (already encoded),
+# and when a masked text is put into a parameter value (delimiters and "%" encoded).
+_SAFE_WRITTEN = "!$&'()*+,;=:@/?~-._%[]"
+_SAFE_VALUE = "!$'()*,:@/~-._"
 _PATH_INDEX = re.compile(r"\[(\d+)\]")
 
 
@@ -239,8 +241,13 @@ def _mask_values(text: str, flags: _Flags) -> str:
 
 
 def _enc(text: str) -> str:
-    """``text`` as it may stand in a URL: controls, spaces and non-ASCII percent-encoded."""
-    return quote(text, safe=_SAFE)
+    """Written URL text as it may be shown: controls, spaces and non-ASCII percent-encoded."""
+    return quote(text, safe=_SAFE_WRITTEN)
+
+
+def _put(text: str) -> str:
+    """Plain (masked) text put into a URL part: its delimiters encoded too."""
+    return quote(text, safe=_SAFE_VALUE)
 
 
 def _located(name: str, paths: Sequence[str]) -> bool:
@@ -255,10 +262,10 @@ def _redact_value(raw: str, flagged: bool, flags: _Flags, plus: bool = True) -> 
     """One parameter value, as written (percent-encoded), made safe to show."""
     plain = unquote_plus(raw) if plus else unquote(raw)
     if plain in flags.exact:
-        return _enc(flags.exact[plain])
+        return _put(flags.exact[plain])
     masked = _mask_values(plain, flags)
     if masked != plain:
-        return _enc(masked)
+        return _put(masked)
     if flagged:
         # A hit was decoded out of it but its text does not show the value plainly.
         return MASK
@@ -272,7 +279,7 @@ def _redact_params(text: str, sep: str, flags: _Flags, query: bool) -> str:
         name, eq, value = piece.partition("=")
         plain_name = unquote_plus(name)
         masked_name = _mask_values(plain_name, flags)
-        shown_name = _enc(masked_name) if masked_name != plain_name else _enc(name)
+        shown_name = _put(masked_name) if masked_name != plain_name else _enc(name)
         flagged = query and _located(plain_name, flags.query_paths)
         if not eq:
             # A bare value: nothing names it, so only detected values are masked.

@@ -21,7 +21,14 @@ class _Sink:
     def __init__(self) -> None:
         self.rows: list[tuple[int, str]] = []
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        *,
+        flows: Sequence[object] = (),
+    ) -> None:
         self.rows += [(run_id, f.flow_id) for f in findings]
 
 

@@ -151,7 +151,14 @@ class _BlockingSink:
         self.started = threading.Event()
         self.rows = 0
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        *,
+        flows: Sequence[object] = (),
+    ) -> None:
         self.started.set()
         self.release.wait(10)
         self.rows += len(findings) + len(notes)
@@ -235,7 +242,14 @@ class _FlakySink:
         self.rows: list[tuple[int, str]] = []
         self.lock = threading.Lock()
 
-    def add(self, run_id: int, findings: Sequence[Finding], notes: Sequence[Note]) -> None:
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        *,
+        flows: Sequence[object] = (),
+    ) -> None:
         with self.lock:
             self.calls += 1
         if not self.up.is_set():
