@@ -1,4 +1,4 @@
-"""Between judgement and recording: the flow's metadata (method, redacted URL, status, sizes, times) for the evidence.
+"""Between judgement and recording: a flow's method, redacted URL, status, sizes and times.
 
 Runs after detection and judgement, so the URL is redacted with the very
 hits the flow's findings came from (``audit.flowmeta``), and hands the record

@@ -366,7 +366,8 @@ class FlowEvidence(BaseModel):
                     "duration_s": 0.21,
                     "client": "10.42.0.17:40000",
                     "server": "223.5.5.5:443",
-                    "metadata_sha256": "3f0c6d2b4e8a1f7c9d0b5a6e2c4f8a1b3d5e7f9a0c2e4b6d8f1a3c5e7b9d0f2a",
+                    "metadata_sha256": "7a583b9bc95ccbce2744ba60bad48f2c"
+                    "1f4dae2337812511aa2ebc4834dc529c",
                     "metadata_verified": True,
                 }
             ]

@@ -28,8 +28,10 @@ while the store was down changes id when it is stored.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -197,10 +199,8 @@ def _flags(hits: Iterable[Hit]) -> _Flags:
         if h.category == Category.LOCATION:
             # One hit stands for the pair: the longitude has a field of its own.
             for part in h.canonical.split(",")[:2]:
-                try:
+                with contextlib.suppress(ValueError):
                     coordinates.append(float(part))
-                except ValueError:
-                    pass
         elif h.category == Category.CELL_LOCATION:
             # Area and cell ids locate a person; they are short numbers of their own.
             for part in h.canonical.split("-")[2:4]:
@@ -252,10 +252,7 @@ def _put(text: str) -> str:
 
 def _located(name: str, paths: Sequence[str]) -> bool:
     """Whether a hit was located in the parameter ``name`` (or something decoded from it)."""
-    for p in paths:
-        if p == name or (p.startswith(name) and p[len(name)] in "[<.'"):
-            return True
-    return False
+    return any(p == name or (p.startswith(name) and p[len(name)] in "[<.'") for p in paths)
 
 
 def _redact_value(raw: str, flagged: bool, flags: _Flags, plus: bool = True) -> str:
@@ -404,7 +401,7 @@ def _size(n: int | None) -> int | None:
 
 
 def _time(t: float | None) -> float | None:
-    if t is None or not t == t or t in (float("inf"), float("-inf")):
+    if t is None or not math.isfinite(t):
         return None
     return float(t)
 
