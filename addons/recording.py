@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from mitmproxy import flow as mflow
 
 from shekara.addons import state
+from shekara.audit.flowmeta import FlowMeta
 from shekara.audit.model import Finding, Note
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[Sequence[Finding], Sequence[Note]], None]
+#: Records of flows without findings handed on together, and the longest one waits.
+FLOW_BATCH = 256
+FLOW_DELAY = 1.0
 # How long mitmproxy's shutdown waits for the spool to drain into the store;
 # what is left stays in the spool for the next start.
 DONE_FLUSH_TIMEOUT = 10.0
@@ -39,6 +44,8 @@ class Recording:
         self.findings = 0
         self.notes = 0
         self.flows = 0
+        self._waiting_flows: list[FlowMeta] = []
+        self._waiting_since = 0.0
 
     def _record(self, f: mflow.Flow) -> Awaitable[bool] | None:
         """Hand the event's findings on; an awaitable when the writer acknowledges durably.
@@ -50,20 +57,19 @@ class Recording:
         a = state.end(f)
         if a is None:
             return None
-        flows = (a.flow,) if a.flow is not None else ()
+        if a.flow is not None:
+            self.flows += 1
+            self._waiting_flows.append(a.flow)
+            if len(self._waiting_flows) == 1:
+                self._waiting_since = time.monotonic()
         if not (a.findings or a.notes):
-            if flows:
-                self.flows += 1
-                # Metadata alone is not worth holding the device's traffic for: it is
-                # spooled like findings, but the flow goes on without waiting.
-                if isinstance(self.writer, StoreWriter):
-                    self.writer.submit(self.run_id, (), (), flows=flows)
-                else:
-                    self.writer.acknowledge(self.run_id, (), (), flows=flows)
+            self._hand_on_flows(force=False)
             return None
+        # Waiting records go first, in the order they were made: a later record of a
+        # flow must never be overwritten by an earlier one.
+        flows, self._waiting_flows = tuple(self._waiting_flows), []
         self.findings += len(a.findings)
         self.notes += len(a.notes)
-        self.flows += len(flows)
         for sink in self.sinks:
             try:
                 sink(a.findings, a.notes)
@@ -131,7 +137,31 @@ class Recording:
     def dns_error(self, f: mflow.Flow) -> None:
         self._record(f)
 
+    def _hand_on_flows(self, *, force: bool) -> None:
+        """Hand on the metadata of flows without findings, a batch at a time.
+
+        A submission per flow costs the writer thread a wake-up each, which
+        slowed replay by a quarter; metadata alone is not worth holding the
+        device's traffic for either. So records of flows without findings wait
+        here (at most ``FLOW_BATCH`` of them, ``FLOW_DELAY`` seconds), and go
+        with the next findings, or on their own once the batch is full or old,
+        or at shutdown. A crash loses at most that batch of metadata, never a
+        finding.
+        """
+        waiting = self._waiting_flows
+        if not waiting:
+            return
+        young = time.monotonic() - self._waiting_since < FLOW_DELAY
+        if not force and len(waiting) < FLOW_BATCH and young:
+            return
+        self._waiting_flows = []
+        if isinstance(self.writer, StoreWriter):
+            self.writer.submit(self.run_id, (), (), flows=waiting)
+        else:
+            self.writer.acknowledge(self.run_id, (), (), flows=waiting)
+
     def done(self) -> None:
+        self._hand_on_flows(force=True)
         if isinstance(self.writer, StoreWriter):
             self.writer.flush()
         else:

@@ -311,8 +311,10 @@ def _redact_path(path: str, flags: _Flags) -> str:
 def _bounded(text: str | None, limit: int) -> str | None:
     if text is None:
         return None
-    text = "".join(c if c.isprintable() else "?" for c in text[: limit * 2])
-    return text[:limit] or None
+    text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else "?" for c in text)
+    return text or None
 
 
 def _host(host: str | None, flags: _Flags) -> str | None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from mitmproxy.test import tflow
 
 from shekara.addons import state
-from shekara.addons.recording import Recording
+from shekara.addons.recording import FLOW_BATCH, Recording
+from shekara.audit.flowmeta import FlowFacts, FlowMeta, describe
 from shekara.audit.model import Finding, Note
 from shekara.evidence.spool import Spool
 from shekara.evidence.writer import SpooledWriter, StoreWriter
@@ -101,3 +102,53 @@ def test_an_event_without_findings_is_not_spooled(tmp_path: Path) -> None:
     finally:
         writer.close(timeout=5)
         spool.close()
+
+
+class _FlowSink:
+    """Keeps each stored call's flow ids, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, list[str]]] = []
+
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        *,
+        flows: Sequence[FlowMeta] = (),
+    ) -> None:
+        self.calls.append((len(findings), [m.flow_id for m in flows]))
+
+
+def _described(flow_id: str) -> FlowMeta:
+    return describe(FlowFacts(flow_id, "http", scheme="https", host="h.kz", target="/"))
+
+
+def test_metadata_of_quiet_flows_waits_for_a_batch_and_keeps_its_order() -> None:
+    sink = _FlowSink()
+    writer = StoreWriter(sink, max_delay=0.01)
+    rec = Recording(writer, 7)
+    for i in range(3):
+        f = tflow.tflow(resp=True)
+        state.begin(f, 1.0).flow = _described(f"quiet-{i}")
+        rec.response(f)
+    assert writer.flush(5) and sink.calls == []  # waiting, not lost: counted
+    assert rec.flows == 3
+    loud = _flow_with_findings(1)
+    state.current(loud).flow = _described("loud")  # type: ignore[union-attr]
+    rec.response(loud)
+    assert writer.flush(5)
+    # The waiting records go with the next findings, before the flow's own.
+    assert sink.calls == [(1, ["quiet-0", "quiet-1", "quiet-2", "loud"])]
+    for i in range(FLOW_BATCH):
+        f = tflow.tflow(resp=True)
+        state.begin(f, 1.0).flow = _described(f"b-{i}")
+        rec.response(f)
+    assert writer.flush(5) and len(sink.calls) == 2 and len(sink.calls[1][1]) == FLOW_BATCH
+    last = tflow.tflow(resp=True)
+    state.begin(last, 1.0).flow = _described("last")
+    rec.response(last)
+    rec.done()  # shutdown hands on what still waits
+    assert sink.calls[-1] == (0, ["last"])
+    writer.close(5)
