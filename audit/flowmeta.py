@@ -49,6 +49,9 @@ MAX_URL = 2048
 MAX_URL_INPUT = 64 * 1024
 #: Parameters read from a query or fragment; the rest are counted, not shown.
 MAX_PARAMS = 200
+#: Detected values looked for in a URL (the URL's own hits always are).
+MAX_FLAGGED = 512
+_URL_SOURCES = frozenset({"request.query", "request.path"})
 MAX_HOST = 255
 MAX_METHOD = 32
 MAX_APPLICATION = 32
@@ -185,7 +188,13 @@ def _flags(hits: Iterable[Hit]) -> _Flags:
     coordinates: list[float] = []
     query: list[str] = []
     segments: set[int] = set()
-    for h in hits:
+    # A body of thousands of hits must not make every URL part cost thousands of
+    # searches: the hits located in the URL come first, and the flagged values stop at
+    # MAX_FLAGGED (the rest of a body's values are unlikely to repeat in its URL).
+    ordered = sorted(hits, key=lambda h: h.field.source not in _URL_SOURCES)
+    for h in ordered:
+        if len(values) + len(exact) >= MAX_FLAGGED and h.field.source not in _URL_SOURCES:
+            break
         shown = preview(h.category, h.canonical)
         # Coordinates are masked as numbers (below), wherever and however they are written.
         texts = () if h.category == Category.LOCATION else (h.field.value, h.canonical)
@@ -198,7 +207,7 @@ def _flags(hits: Iterable[Hit]) -> _Flags:
                 exact.setdefault(text, shown)
         if h.category == Category.LOCATION:
             # One hit stands for the pair: the longitude has a field of its own.
-            for part in h.canonical.split(",")[:2]:
+            for part in h.canonical.split(",")[:2] if len(coordinates) < MAX_FLAGGED else ():
                 with contextlib.suppress(ValueError):
                     coordinates.append(float(part))
         elif h.category == Category.CELL_LOCATION:

@@ -222,3 +222,15 @@ def test_raw_streams_name_where_they_went_without_a_path() -> None:
     meta = describe(facts)
     assert (meta.protocol, meta.url, meta.method) == ("mqtt", "mqtt://mqtt.example.ru:1883", None)
     assert meta.duration is None
+
+
+def test_a_flow_of_thousands_of_hits_still_masks_its_urls_own_values() -> None:
+    body = [
+        hit(Category.ACCOUNT_ID, f"request.body:$.ids[{i}]", f"ACC{i:08d}") for i in range(20_000)
+    ]
+    target = f"/v/{VIN}?imei={IMEI}&" + "&".join(f"p{i}=ACC{i:08d}" for i in range(150))
+    # The URL's own hits come last here: they are looked for first all the same.
+    url = redact_url(target, [*body, *hits_of(target)]) or ""
+    assert VIN not in url and IMEI not in url
+    # The first of the body's values are still looked for.
+    assert "ACC00000001" not in url
