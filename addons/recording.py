@@ -138,22 +138,22 @@ class Recording:
         self._record(f)
 
     def _hand_on_flows(self, *, force: bool) -> None:
-        """Hand on the metadata of flows without findings, a batch at a time.
+        """Hand on the metadata of flows without findings; in replay, a batch at a time.
 
-        A submission per flow costs the writer thread a wake-up each, which
-        slowed replay by a quarter; metadata alone is not worth holding the
-        device's traffic for either. So records of flows without findings wait
-        here (at most ``FLOW_BATCH`` of them, ``FLOW_DELAY`` seconds), and go
+        In replay a submission per flow costs the writer thread a wake-up each,
+        which slowed it by a quarter: there records of flows without findings
+        wait here (at most ``FLOW_BATCH`` of them, ``FLOW_DELAY`` seconds) and go
         with the next findings, or on their own once the batch is full or old,
-        or at shutdown. A crash loses at most that batch of metadata, never a
-        finding.
+        or at the end. The live proxy spools each at once (a quiet device would
+        leave it waiting), without holding the device's traffic for it.
         """
         waiting = self._waiting_flows
         if not waiting:
             return
-        young = time.monotonic() - self._waiting_since < FLOW_DELAY
-        if not force and len(waiting) < FLOW_BATCH and young:
-            return
+        if not force and isinstance(self.writer, StoreWriter):
+            young = time.monotonic() - self._waiting_since < FLOW_DELAY
+            if len(waiting) < FLOW_BATCH and young:
+                return
         self._waiting_flows = []
         if isinstance(self.writer, StoreWriter):
             self.writer.submit(self.run_id, (), (), flows=waiting)

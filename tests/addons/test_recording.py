@@ -152,3 +152,18 @@ def test_metadata_of_quiet_flows_waits_for_a_batch_and_keeps_its_order() -> None
     rec.done()  # shutdown hands on what still waits
     assert sink.calls[-1] == (0, ["last"])
     writer.close(5)
+
+
+def test_live_metadata_of_a_quiet_flow_is_spooled_at_once(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    writer = SpooledWriter(_FlowSink(), spool)
+    rec = Recording(writer, 7)
+    f = tflow.tflow(resp=True)
+    state.begin(f, 1.0).flow = _described("quiet")
+    try:
+        assert rec.response(f) is None  # the device's traffic does not wait for it
+        assert writer.flush(timeout=5)
+        assert spool.stats().appended == 1
+    finally:
+        writer.close(timeout=5)
+        spool.close()
