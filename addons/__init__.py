@@ -1,6 +1,6 @@
 """The mitmproxy addons of the audit pipeline, in the one order both proxy and replay use.
 
-naming → attribution → decoding → detection → judgement → recording: each
+naming → attribution → decoding → detection → judgement → flow metadata → recording: each
 stage is a thin adapter from mitmproxy's events to the pure core in
 ``shekara.audit`` and ``shekara.geo``. Naming comes first so the names a
 device's DNS answers gave are known when its flows to those IPs are attributed.
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from shekara.addons.attribution import Attribution
 from shekara.addons.decoding import Decoding
 from shekara.addons.detection import Detection
+from shekara.addons.flowmeta import FlowMetadata
 from shekara.addons.guard import Failures, Guarded, Stages
 from shekara.addons.judgement import Judgement
 from shekara.addons.knownvalues import KnownValueDetection
@@ -49,6 +50,8 @@ def pipeline(
     stages: list[object] = [Attribution(locator), Decoding(), Detection(), Judgement(judge)]
     if known or track:
         stages.insert(3, KnownValueDetection(known or KnownValues({}), track))
+    # After judgement: the URL is redacted with the hits the findings came from.
+    stages.append(FlowMetadata())
     if live:
         stages.insert(0, Passthrough(locator, writer, run_id))
         stages.append(Traffic(judge, writer, run_id, leases))
@@ -63,6 +66,7 @@ __all__ = [
     "Decoding",
     "Detection",
     "Failures",
+    "FlowMetadata",
     "Guarded",
     "Judgement",
     "KnownValueDetection",

@@ -220,6 +220,7 @@ class Decoding:
                 conn.pending.clear()
             return
         conn.protocol = proto.name
+        state.set_protocol(f, proto.name)
         conn.up = proto.stream(from_client=True)
         if proto.downstream:
             conn.down = proto.stream(from_client=False)

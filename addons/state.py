@@ -29,6 +29,8 @@ PASSTHROUGH_KEY = "shekara.passthrough"
 RUN_KEY = "shekara.run"
 #: The record of a connection that just ended, for the recording stage to hand on.
 CONNECTION_KEY = "shekara.connection"
+#: The protocol a raw TCP stream was recognised as (``mqtt``, ``jt808``, ...).
+PROTOCOL_KEY = "shekara.protocol"
 
 
 def current(f: mflow.Flow) -> FlowAnalysis | None:
@@ -89,3 +91,12 @@ def passthrough(f: mflow.Flow) -> str | None:
 
 def set_passthrough(f: mflow.Flow, reason: str) -> None:
     f.metadata[PASSTHROUGH_KEY] = reason
+
+
+def protocol(f: mflow.Flow) -> str | None:
+    name = f.metadata.get(PROTOCOL_KEY)
+    return name if isinstance(name, str) else None
+
+
+def set_protocol(f: mflow.Flow, name: str) -> None:
+    f.metadata[PROTOCOL_KEY] = name

@@ -129,6 +129,17 @@ def flow_context(engine: Engine, run_id: int, flow_id: str) -> tuple[int, list[R
     return int(count), notes
 
 
+def flow_metadata(engine: Engine, run_id: int, flow_id: str) -> RowMapping | None:
+    """The flow's stored metadata (method, redacted URL, sizes, times), or None."""
+    m = schema.flows.c
+    with engine.connect() as conn:
+        return (
+            conn.execute(select(schema.flows).where(m.run_id == run_id, m.flow_id == flow_id))
+            .mappings()
+            .first()
+        )
+
+
 # -- sessions and vehicles -----------------------------------------------------
 
 

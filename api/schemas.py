@@ -537,7 +537,49 @@ class CategoryPublic(BaseModel):
 
 
 class FlowEvidence(BaseModel):
-    """What the store knows of the flow that carried the value."""
+    """What the store knows of the flow that carried the value.
+
+    The metadata fields (``protocol`` to ``metadata_sha256``) are null for a flow
+    recorded before flow metadata was kept. ``url`` is redacted: secrets and
+    detected personal values are masked, parameter names kept.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "flow_id": "49a73140-8707-5068-8791-f7d2a5868ee5",
+                    "session": 1,
+                    "host": "tsp.example-cn-oem.cn",
+                    "ip": "223.5.5.5",
+                    "port": 443,
+                    "sni": "tsp.example-cn-oem.cn",
+                    "observed_at": "2024-12-01T08:00:00.100000Z",
+                    "recorded_at": "2024-12-01T08:00:00.100000Z",
+                    "findings_in_flow": 3,
+                    "notes": [],
+                    "protocol": "https",
+                    "application": None,
+                    "method": "POST",
+                    "url": "https://tsp.example-cn-oem.cn/api/v2/vehicle/report"
+                    "?vin=LGX************05&lat=43.2&lon=76.9&access_token=***",
+                    "status": 200,
+                    "request_body_bytes": 221,
+                    "request_bytes": 411,
+                    "response_body_bytes": 15,
+                    "response_bytes": 100,
+                    "started_at": "2024-12-01T08:00:00.100000Z",
+                    "ended_at": "2024-12-01T08:00:00.310000Z",
+                    "duration_s": 0.21,
+                    "client": "10.42.0.17:40000",
+                    "server": "223.5.5.5:443",
+                    "metadata_sha256": "7a583b9bc95ccbce2744ba60bad48f2c"
+                    "1f4dae2337812511aa2ebc4834dc529c",
+                    "metadata_verified": True,
+                }
+            ]
+        }
+    )
 
     flow_id: str
     session: int
@@ -549,6 +591,30 @@ class FlowEvidence(BaseModel):
     recorded_at: datetime
     findings_in_flow: int
     notes: list[dict[str, str]] = Field(description="parts of the flow that could not be read")
+    protocol: str | None = Field(None, description="http, https, ws, wss, mqtt, tcp, udp or dns")
+    application: str | None = Field(
+        None, description="the protocol a raw stream was recognised as (mqtt, jt808, ...)"
+    )
+    method: str | None = None
+    url: str | None = Field(
+        None, description="the URL with secrets and personal values masked, names kept"
+    )
+    status: int | None = None
+    request_body_bytes: int | None = Field(None, description="request payload as sent")
+    request_bytes: int | None = Field(None, description="request head and body, when known")
+    response_body_bytes: int | None = None
+    response_bytes: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    client: str | None = Field(None, description="the device's address and port")
+    server: str | None = Field(None, description="the server's address and port")
+    metadata_sha256: str | None = Field(
+        None, description="sha256 of the canonical flow-metadata record (recomputable)"
+    )
+    metadata_verified: bool | None = Field(
+        None, description="whether the stored record still hashes to metadata_sha256"
+    )
 
 
 class HashEvidence(BaseModel):

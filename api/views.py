@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 from shekara.api import queries
 from shekara.api.cursor import InvalidCursorError, Key, decode_keyset
 from shekara.api.schemas import FindingPublic, MarkerPublic, SessionPublic, VehicleRef
+from shekara.evidence.rows import row_to_flow
 
 
 def utc(epoch: float | None) -> datetime | None:
@@ -121,3 +122,32 @@ def finding_public(row: Any) -> FindingPublic:
             "legal_refs": list(row["legal_refs"] or ()),
         }
     )
+
+
+def flow_metadata_public(row: RowMapping | None) -> dict[str, Any]:
+    """The flow-metadata fields of ``FlowEvidence``; none of them for a flow without a record.
+
+    The digest is recomputed from the row, so the evidence says whether the
+    record shown is still the one stored.
+    """
+    if row is None:
+        return {}
+    meta = row_to_flow(row)
+    return {
+        "protocol": meta.protocol,
+        "application": meta.application,
+        "method": meta.method,
+        "url": meta.url,
+        "status": meta.status,
+        "request_body_bytes": meta.request_body_bytes,
+        "request_bytes": meta.request_bytes,
+        "response_body_bytes": meta.response_body_bytes,
+        "response_bytes": meta.response_bytes,
+        "started_at": utc(meta.started_at),
+        "ended_at": utc(meta.ended_at),
+        "duration_s": meta.duration,
+        "client": meta.client,
+        "server": meta.server,
+        "metadata_sha256": row["sha256"],
+        "metadata_verified": meta.digest == row["sha256"],
+    }

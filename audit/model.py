@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shekara.audit.flowmeta import FlowMeta
 
 
 class Category(enum.StrEnum):
@@ -210,3 +213,6 @@ class FlowAnalysis:
     hits: list[Hit] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    #: The flow's metadata (method, redacted URL, sizes, times), set once the event
+    #: is analysed; recorded with the event's findings.
+    flow: FlowMeta | None = None

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Sequence
 
+from shekara.audit.flowmeta import FlowMeta
 from shekara.audit.model import Finding, Note
 from shekara.evidence import raw
 from shekara.evidence.connections import ConnectionRecord
@@ -38,8 +39,10 @@ class PendingRuns:
         findings: Sequence[Finding],
         notes: Sequence[Note] = (),
         connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
     ) -> None:
-        self.store.add(self.real_id(run_id), findings, notes, connections)
+        self.store.add(self.real_id(run_id), findings, notes, connections, flows=flows)
 
     def real_id(self, run_id: int) -> int:
         """The store's id of a run, opening a provisional one now; store errors propagate."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
+from shekara.audit.flowmeta import FlowMeta, flow_meta_from_dict
 from shekara.audit.model import Category, Confidence, Destination, Finding, Note, Verdict
 
 
@@ -298,3 +299,20 @@ def row_to_destination(row: Mapping[Any, Any]) -> StoredDestination:
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
     )
+
+
+def flow_rows(run_id: int, flows: Sequence[FlowMeta]) -> list[dict[str, Any]]:
+    """Rows of the flows table; of several records of one flow only the last is kept.
+
+    One statement may not touch a row twice (PostgreSQL's upsert refuses), and
+    the last record of a flow is its most complete one.
+    """
+    latest: dict[str, FlowMeta] = {}
+    for m in flows:
+        latest.pop(m.flow_id, None)
+        latest[m.flow_id] = m
+    return [{**asdict(m), "run_id": run_id, "sha256": m.digest} for m in latest.values()]
+
+
+def row_to_flow(row: Mapping[Any, Any]) -> FlowMeta:
+    return flow_meta_from_dict(row)

@@ -306,3 +306,36 @@ destinations = Table(
     Index(None, "country"),
     Index(None, "host"),
 )
+
+FLOW_PROTOCOLS = ("http", "https", "ws", "wss", "mqtt", "tcp", "udp", "dns")
+
+# One analysed flow of a run: what carried its findings (method, URL, status, sizes,
+# times), joined to findings and notes on (run_id, flow_id). The URL is stored redacted
+# (``audit.flowmeta``): secrets and detected personal values masked, names kept.
+# ``sha256`` is the digest of the canonical record (see ``audit.flowmeta``); a stream's
+# row is refreshed when it ends, with a new digest.
+flows = Table(
+    "flows",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("protocol", String(8), nullable=False),
+    Column("application", String(32)),
+    Column("method", String(32)),
+    Column("url", Text),
+    Column("host", String(255)),
+    Column("port", Integer),
+    Column("status", Integer),
+    Column("request_body_bytes", BigInteger),
+    Column("request_bytes", BigInteger),
+    Column("response_body_bytes", BigInteger),
+    Column("response_bytes", BigInteger),
+    Column("started_at", Float),
+    Column("ended_at", Float),
+    Column("client", String(64)),
+    Column("server", String(64)),
+    Column("sha256", String(64), nullable=False),
+    UniqueConstraint("run_id", "flow_id"),
+    CheckConstraint(_in("protocol", FLOW_PROTOCOLS), name="protocol"),
+)

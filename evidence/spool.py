@@ -32,10 +32,11 @@ import struct
 import threading
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from shekara.audit.flowmeta import FlowMeta, flow_meta_from_dict
 from shekara.audit.model import (
     Category,
     Confidence,
@@ -77,23 +78,25 @@ class SpoolLockedError(SpoolError):
 
 @dataclass(frozen=True, slots=True)
 class SpoolRecord:
-    """One acknowledged event: its sequence number, run, findings, notes and connections."""
+    """One acknowledged event: its sequence number, run, findings, notes, connections and flows."""
 
     seq: int
     run_id: int
     findings: tuple[Finding, ...]
     notes: tuple[Note, ...]
     connections: tuple[ConnectionRecord, ...] = ()
+    flows: tuple[FlowMeta, ...] = ()
 
     @property
     def size(self) -> int:
-        return len(self.findings) + len(self.notes) + len(self.connections)
+        return len(self.findings) + len(self.notes) + len(self.connections) + len(self.flows)
 
 
-#: What ``Spool.append_many`` takes: (run_id, findings, notes[, connection records]).
+#: What ``Spool.append_many`` takes: (run_id, findings, notes[, connections[, flows]]).
 SpoolItem = (
     tuple[int, Sequence[Finding], Sequence[Note]]
     | tuple[int, Sequence[Finding], Sequence[Note], Sequence[ConnectionRecord]]
+    | tuple[int, Sequence[Finding], Sequence[Note], Sequence[ConnectionRecord], Sequence[FlowMeta]]
 )
 
 
@@ -180,6 +183,7 @@ def encode_payload(
     findings: Sequence[Finding],
     notes: Sequence[Note],
     connections: Sequence[ConnectionRecord] = (),
+    flows: Sequence[FlowMeta] = (),
 ) -> bytes:
     doc: dict[str, Any] = {
         "run": run_id,
@@ -188,6 +192,9 @@ def encode_payload(
     }
     if connections:
         doc["c"] = [connection_to_json(c) for c in connections]
+    if flows:
+        # Absent in records written before flow metadata was kept: read as none.
+        doc["m"] = [asdict(m) for m in flows]
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -198,8 +205,10 @@ def decode_payload(seq: int, payload: bytes) -> SpoolRecord:
         run_id=int(doc["run"]),
         findings=tuple(finding_from_json(f) for f in doc["f"]),
         notes=tuple(note_from_json(n) for n in doc["n"]),
-        # Spools written before connection records travelled here have no "c".
+        # Spools written before connection records or flow metadata travelled here
+        # have no "c" or "m".
         connections=tuple(connection_from_json(c) for c in doc.get("c", ())),
+        flows=tuple(flow_meta_from_dict(m) for m in doc.get("m", ())),
     )
 
 
@@ -459,7 +468,7 @@ class Spool:
         return True
 
     def append_many(self, items: Sequence[SpoolItem]) -> list[int | None]:
-        """Write each (run_id, findings, notes[, connections]) as one record, fsync, return seqs.
+        """Write each (run_id, findings, notes[, connections[, flows]]) as a record, fsync, seqs.
 
         An item that does not fit under ``max_bytes`` gets None (refused, not
         written). On an OS error (disk full) the unsynced part of the write is
@@ -623,7 +632,9 @@ class Spool:
     def quarantine(self, record: SpoolRecord, reason: str) -> None:
         """Keep a record the store refuses for good in ``rejected.spool``, then move on."""
         path = self.directory / "rejected.spool"
-        payload = encode_payload(record.run_id, record.findings, record.notes, record.connections)
+        payload = encode_payload(
+            record.run_id, record.findings, record.notes, record.connections, record.flows
+        )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, frame(record.seq, payload))

@@ -37,6 +37,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
+from shekara.audit.flowmeta import FlowMeta
 from shekara.audit.model import Category, Finding, Note
 from shekara.evidence import chain, migrations, schema
 from shekara.evidence.connections import Attribution, ConnectionRecord, Coverage
@@ -48,9 +49,11 @@ from shekara.evidence.rows import (
     SummaryRow,
     destination_rows,
     finding_to_row,
+    flow_rows,
     note_to_row,
     row_to_destination,
     row_to_finding,
+    row_to_flow,
     row_to_note,
     row_to_run,
 )
@@ -335,8 +338,10 @@ class FindingStore:
         findings: Sequence[Finding],
         notes: Sequence[Note] = (),
         connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
     ) -> None:
-        """Append findings to the run's hash chain, and store notes and connections, at once.
+        """Append findings to the run's hash chain; store notes, connections and flows at once.
 
         Findings the run already holds, and repeats within the call, are
         dropped before numbering: a retried batch never advances the chain.
@@ -347,15 +352,16 @@ class FindingStore:
         finding_rows = [finding_to_row(run_id, f) for f in findings]
         note_rows = [note_to_row(run_id, n) for n in notes]
         connection_rows = [c.to_row(run_id) for c in connections]
-        if not finding_rows and not note_rows and not connection_rows:
+        if not finding_rows and not note_rows and not connection_rows and not flows:
             return
         dest_rows = destination_rows(run_id, findings, notes)
+        rows = (finding_rows, note_rows, connection_rows, dest_rows, flow_rows(run_id, flows))
         try:
-            self._write(run_id, finding_rows, note_rows, connection_rows, dest_rows, look_up=False)
+            self._write(run_id, *rows, look_up=False)
         except _Repeats:
             # A retried batch: the whole transaction was rolled back. Again, this
             # time dropping what the run already holds before numbering.
-            self._write(run_id, finding_rows, note_rows, connection_rows, dest_rows, look_up=True)
+            self._write(run_id, *rows, look_up=True)
 
     def _write(
         self,
@@ -364,6 +370,7 @@ class FindingStore:
         note_rows: list[dict[str, Any]],
         connection_rows: list[dict[str, Any]],
         dest_rows: list[dict[str, Any]],
+        meta_rows: list[dict[str, Any]],
         *,
         look_up: bool,
     ) -> None:
@@ -376,6 +383,36 @@ class FindingStore:
                 conn.execute(self._insert_ignoring_duplicates(schema.connections), connection_rows)
             if dest_rows:
                 self._upsert_destinations(conn, dest_rows)
+            if meta_rows:
+                self._upsert_flows(conn, meta_rows)
+
+    def _upsert_flows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """One row a (run, flow); a later record of the flow (a stream that ended) replaces it.
+
+        Records reach the store in the order they were made (the writer's queue,
+        the spool), so the last one written is the most complete.
+        """
+        t = schema.flows
+        if self.dialect == "sqlite":
+            stmt: Any = sqlite.insert(t)
+        elif self.dialect == "postgresql":
+            stmt = postgresql.insert(t)
+        else:
+            raise StoreError(f"no upsert for the {self.dialect} dialect")
+        kept = {"id", "run_id", "flow_id"}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.run_id, t.c.flow_id],
+            set_={c.name: stmt.excluded[c.name] for c in t.columns if c.name not in kept},
+        )
+        conn.execute(stmt, rows)
+
+    def get_flow(self, run_id: int, flow_id: str) -> FlowMeta | None:
+        """The metadata stored for one flow of a run, or None."""
+        c = schema.flows.c
+        stmt = select(schema.flows).where(c.run_id == run_id, c.flow_id == flow_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+        return row_to_flow(row) if row is not None else None
 
     def _upsert_destinations(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert each (run, host, ip) once; later sightings refresh evidence and times."""

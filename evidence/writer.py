@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from shekara.audit.flowmeta import FlowMeta
 from shekara.audit.model import Finding, Note
 from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.spool import Spool, SpoolRecord
@@ -48,6 +49,8 @@ class FindingSink(Protocol):
         findings: Sequence[Finding],
         notes: Sequence[Note],
         connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
     ) -> None: ...
 
 
@@ -58,10 +61,11 @@ class _Submission:
     notes: tuple[Note, ...]
     queued_at: float
     connections: tuple[ConnectionRecord, ...] = ()
+    flows: tuple[FlowMeta, ...] = ()
 
     @property
     def size(self) -> int:
-        return len(self.findings) + len(self.notes) + len(self.connections)
+        return len(self.findings) + len(self.notes) + len(self.connections) + len(self.flows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,8 @@ class StoreWriter:
         self.failed_findings = 0
         self.failed_notes = 0
         self.failed_connections = 0
+        self.stored_flows = 0
+        self.failed_flows = 0
         self.last_error: BaseException | None = None
         # Daemon, so a forgotten close() cannot hang interpreter exit; close() drains.
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -154,15 +160,21 @@ class StoreWriter:
         connections: Sequence[ConnectionRecord] = (),
         *,
         timeout: float | None = None,
+        flows: Sequence[FlowMeta] = (),
     ) -> bool:
-        """Queue a flow's findings, notes and connection records; False if dropped (logged).
+        """Queue a flow's findings, notes, connection records and metadata; False if dropped.
 
         Blocks up to ``timeout`` (default ``submit_timeout``) while the queue is
         full. A submission larger than the whole queue is admitted once the
         queue is empty, so no submission waits forever.
         """
         item = _Submission(
-            run_id, tuple(findings), tuple(notes), time.monotonic(), tuple(connections)
+            run_id,
+            tuple(findings),
+            tuple(notes),
+            time.monotonic(),
+            tuple(connections),
+            tuple(flows),
         )
         if item.size == 0:
             return True
@@ -182,14 +194,17 @@ class StoreWriter:
                     self.failed_findings += len(item.findings)
                     self.failed_notes += len(item.notes)
                     self.failed_connections += len(item.connections)
+                    self.failed_flows += len(item.flows)
                     log.error(
                         "store queue full for %.1fs (%d items pending): dropped %d findings, "
-                        "%d notes and %d connection records of run %d; they are NOT stored",
+                        "%d notes, %d connection records and %d flow records of run %d; "
+                        "they are NOT stored",
                         wait,
                         self._pending_items,
                         len(item.findings),
                         len(item.notes),
                         len(item.connections),
+                        len(item.flows),
                         run_id,
                     )
                     return False
@@ -284,8 +299,9 @@ class StoreWriter:
             findings = [f for item in items for f in item.findings]
             notes = [n for item in items for n in item.notes]
             connections = [c for item in items for c in item.connections]
+            flows = [m for item in items for m in item.flows]
             try:
-                self._store.add(run_id, findings, notes, connections)
+                self._store.add(run_id, findings, notes, connections, flows=flows)
             except Exception as exc:
                 if len(items) == 1:
                     self._record_failure(items, exc)
@@ -294,7 +310,9 @@ class StoreWriter:
                 log.warning("batch write for run %d failed (%s); retrying one by one", run_id, exc)
                 for item in items:
                     try:
-                        self._store.add(run_id, item.findings, item.notes, item.connections)
+                        self._store.add(
+                            run_id, item.findings, item.notes, item.connections, flows=item.flows
+                        )
                     except Exception as item_exc:
                         self._record_failure([item], item_exc)
                     else:
@@ -307,22 +325,27 @@ class StoreWriter:
             self.stored_findings += sum(len(i.findings) for i in items)
             self.stored_notes += sum(len(i.notes) for i in items)
             self.stored_connections += sum(len(i.connections) for i in items)
+            self.stored_flows += sum(len(i.flows) for i in items)
 
     def _record_failure(self, items: list[_Submission], exc: BaseException) -> None:
         n_findings = sum(len(i.findings) for i in items)
         n_notes = sum(len(i.notes) for i in items)
         n_connections = sum(len(i.connections) for i in items)
+        n_flows = sum(len(i.flows) for i in items)
         with self._cond:
             self.failed_findings += n_findings
             self.failed_notes += n_notes
             self.failed_connections += n_connections
+            self.failed_flows += n_flows
             self.last_error = exc
         runs = sorted({i.run_id for i in items})
         log.error(
-            "FAILED to store %d findings, %d notes and %d connection records of run(s) %s: %s",
+            "FAILED to store %d findings, %d notes, %d connection records and %d flow records "
+            "of run(s) %s: %s",
             n_findings,
             n_notes,
             n_connections,
+            n_flows,
             runs,
             exc,
             exc_info=exc,
@@ -371,10 +394,17 @@ class _Pending:
     notes: tuple[Note, ...]
     future: Future[bool] | asyncio.Future[bool]
     connections: tuple[ConnectionRecord, ...] = ()
+    flows: tuple[FlowMeta, ...] = ()
 
 
-# One event held in memory: run, findings, notes, connection records.
-_Event = tuple[int, tuple[Finding, ...], tuple[Note, ...], tuple[ConnectionRecord, ...]]
+# One event held in memory: run, findings, notes, connection records, flow metadata.
+_Event = tuple[
+    int,
+    tuple[Finding, ...],
+    tuple[Note, ...],
+    tuple[ConnectionRecord, ...],
+    tuple[FlowMeta, ...],
+]
 
 
 def _resolve_all(outcomes: list[tuple[asyncio.Future[bool], bool]]) -> None:
@@ -480,6 +510,7 @@ class SpooledWriter:
         self.stored_connections = 0
         self.unacknowledged_connections = 0
         self.dropped_connections = 0
+        self.dropped_flows = 0
         self.rejected_records = 0
         self.store_error: str | None = None
         self.store_down_since: float | None = None
@@ -502,10 +533,14 @@ class SpooledWriter:
         findings: Sequence[Finding],
         notes: Sequence[Note] = (),
         connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
     ) -> Future[bool]:
-        """Spool one event's findings, notes and connections; the future says if durable."""
+        """Spool one event's findings, notes, connections and flow metadata; future: durable?"""
         fut: Future[bool] = Future()
-        self._enqueue(_Pending(run_id, tuple(findings), tuple(notes), fut, tuple(connections)))
+        self._enqueue(
+            _Pending(run_id, tuple(findings), tuple(notes), fut, tuple(connections), tuple(flows))
+        )
         return fut
 
     def acknowledge_async(
@@ -514,6 +549,8 @@ class SpooledWriter:
         findings: Sequence[Finding],
         notes: Sequence[Note] = (),
         connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
     ) -> asyncio.Future[bool]:
         """``acknowledge`` for a caller on an event loop: one wake-up of the loop per batch.
 
@@ -521,11 +558,13 @@ class SpooledWriter:
         flow; the appender resolves a whole batch's futures in one call instead.
         """
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Pending(run_id, tuple(findings), tuple(notes), fut, tuple(connections)))
+        self._enqueue(
+            _Pending(run_id, tuple(findings), tuple(notes), fut, tuple(connections), tuple(flows))
+        )
         return fut
 
     def _enqueue(self, item: _Pending) -> None:
-        if not item.findings and not item.notes and not item.connections:
+        if not (item.findings or item.notes or item.connections or item.flows):
             item.future.set_result(True)
             return
         with self._cond:
@@ -543,9 +582,10 @@ class SpooledWriter:
         connections: Sequence[ConnectionRecord] = (),
         *,
         timeout: float | None = None,
+        flows: Sequence[FlowMeta] = (),
     ) -> bool:
         """Like ``acknowledge``, but waits: True once durable in the spool."""
-        return self.acknowledge(run_id, findings, notes, connections).result(timeout)
+        return self.acknowledge(run_id, findings, notes, connections, flows=flows).result(timeout)
 
     @property
     def pending(self) -> int:
@@ -661,7 +701,7 @@ class SpooledWriter:
         error: BaseException | None = None
         try:
             seqs = self._spool.append_many(
-                [(i.run_id, i.findings, i.notes, i.connections) for i in items]
+                [(i.run_id, i.findings, i.notes, i.connections, i.flows) for i in items]
             )
         except Exception as exc:  # disk full, I/O error: nothing of this batch is durable
             error = exc
@@ -691,7 +731,7 @@ class SpooledWriter:
                 loop.call_soon_threadsafe(_resolve_all, outcomes)
 
     def _not_acknowledged(self, item: _Pending, why: str) -> None:
-        n = len(item.findings) + len(item.notes) + len(item.connections)
+        n = len(item.findings) + len(item.notes) + len(item.connections) + len(item.flows)
         now = time.monotonic()
         with self._cond:
             self.unacknowledged_findings += len(item.findings)
@@ -699,12 +739,15 @@ class SpooledWriter:
             self.unacknowledged_connections += len(item.connections)
             kept = self._overflow_items + n <= self.max_overflow
             if kept:
-                self._overflow.append((item.run_id, item.findings, item.notes, item.connections))
+                self._overflow.append(
+                    (item.run_id, item.findings, item.notes, item.connections, item.flows)
+                )
                 self._overflow_items += n
             else:
                 self.dropped_findings += len(item.findings)
                 self.dropped_notes += len(item.notes)
                 self.dropped_connections += len(item.connections)
+                self.dropped_flows += len(item.flows)
             self._overflow_since_log += len(item.findings)
             due = now - self._last_overflow_log >= 10.0
             if due:
@@ -785,6 +828,7 @@ class SpooledWriter:
                     self.dropped_findings += n_f
                     self.dropped_notes += sum(len(e[2]) for e in extra)
                     self.dropped_connections += n_c
+                    self.dropped_flows += sum(len(e[4]) for e in extra)
                 log.error(
                     "%d unacknowledged findings and %d connection records could not be stored "
                     "before exit",
@@ -819,20 +863,24 @@ class SpooledWriter:
 
     def _deliver(self, batch: list[SpoolRecord], extra: list[_Event]) -> None:
         """Commit a batch; a record the store refuses for good is quarantined, not retried."""
-        by_run: dict[int, tuple[list[Finding], list[Note], list[ConnectionRecord]]] = {}
+        by_run: dict[
+            int, tuple[list[Finding], list[Note], list[ConnectionRecord], list[FlowMeta]]
+        ] = {}
         for rec in batch:
-            fs, ns, cs = by_run.setdefault(rec.run_id, ([], [], []))
+            fs, ns, cs, ms = by_run.setdefault(rec.run_id, ([], [], [], []))
             fs.extend(rec.findings)
             ns.extend(rec.notes)
             cs.extend(rec.connections)
-        for run_id, fs_, ns_, cs_ in extra:
-            fs, ns, cs = by_run.setdefault(run_id, ([], [], []))
+            ms.extend(rec.flows)
+        for run_id, fs_, ns_, cs_, ms_ in extra:
+            fs, ns, cs, ms = by_run.setdefault(run_id, ([], [], [], []))
             fs.extend(fs_)
             ns.extend(ns_)
             cs.extend(cs_)
+            ms.extend(ms_)
         try:
-            for run_id, (fs, ns, cs) in by_run.items():
-                self._store.add(run_id, fs, ns, cs)
+            for run_id, (fs, ns, cs, ms) in by_run.items():
+                self._store.add(run_id, fs, ns, cs, flows=ms)
             return
         except Exception as exc:
             if is_transient(exc):
@@ -841,16 +889,18 @@ class SpooledWriter:
         # Every record again on its own: the store skips what it already holds.
         for rec in batch:
             try:
-                self._store.add(rec.run_id, rec.findings, rec.notes, rec.connections)
+                self._store.add(
+                    rec.run_id, rec.findings, rec.notes, rec.connections, flows=rec.flows
+                )
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 self._spool.quarantine(rec, _describe(exc))
                 with self._cond:
                     self.rejected_records += 1
-        for run_id, fs_, ns_, cs_ in extra:
+        for run_id, fs_, ns_, cs_, ms_ in extra:
             try:
-                self._store.add(run_id, fs_, ns_, cs_)
+                self._store.add(run_id, fs_, ns_, cs_, flows=ms_)
             except Exception as exc:
                 if is_transient(exc):
                     raise
@@ -858,6 +908,7 @@ class SpooledWriter:
                     self.dropped_findings += len(fs_)
                     self.dropped_notes += len(ns_)
                     self.dropped_connections += len(cs_)
+                    self.dropped_flows += len(ms_)
                 log.error(
                     "%d unacknowledged findings and %d connection records refused by the store: %s",
                     len(fs_),

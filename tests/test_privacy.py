@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from shekara.api.apikeys import create_key
 from shekara.api.app import create_app
 from shekara.api.settings import Settings
+from shekara.evidence import schema
 from shekara.evidence.store import FindingStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,8 +80,19 @@ def test_nothing_plain_in_db_logs_or_api(tmp_path: Path) -> None:
         pages.append(r.text)
         nxt = r.json()["next"]
         url = f"/violations?limit=1000&cursor={nxt}" if nxt else ""
-    api = "".join(pages)
     assert json.loads(pages[0])["count"] > 100
+    # Each finding's evidence, with the metadata of the flow that carried it (its URL).
+    ids = [row["id"] for page in pages for row in json.loads(page)["data"]]
+    for finding_id in ids:
+        r = client.get(f"/findings/{finding_id}")
+        assert r.status_code == 200
+        pages.append(r.text)
+    api = "".join(pages)
+    assert api.count('"url":"http') > 100
+    with reader.engine.connect() as conn:
+        urls = conn.execute(select(schema.flows.c.url)).scalars().all()
+    # Flows table rows are in the database file scanned below; some carried values in the URL.
+    assert len(urls) > 200 and any("*" in (u or "") for u in urls)
 
     values = planted_values()
     assert len(values) > 200

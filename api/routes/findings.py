@@ -24,7 +24,13 @@ from shekara.api.schemas import (
     HashEvidence,
     Page,
 )
-from shekara.api.views import after_cursor, finding_public, sessions_public, utc
+from shekara.api.views import (
+    after_cursor,
+    finding_public,
+    flow_metadata_public,
+    sessions_public,
+    utc,
+)
 from shekara.evidence.chain import link_hex
 from shekara.evidence.rows import row_to_finding
 from shekara.evidence.store import FindingStore
@@ -117,6 +123,7 @@ def finding_evidence(
         raise HTTPException(status_code=404, detail="no such finding")
     stored = row_to_finding(row)
     count, notes = queries.flow_context(store.engine, row["run_id"], row["flow_id"])
+    meta_row = queries.flow_metadata(store.engine, row["run_id"], row["flow_id"])
     session_row = queries.get_session(store.engine, row["run_id"])
     session = sessions_public(store.engine, [session_row])[0] if session_row else None
     return FindingEvidence(
@@ -141,6 +148,7 @@ def finding_evidence(
             recorded_at=utc(row["recorded_at"]),  # type: ignore[arg-type]
             findings_in_flow=count,
             notes=[{"source": n["source"], "reason": n["reason"]} for n in notes],
+            **flow_metadata_public(meta_row),
         ),
         geolocation=GeoEvidence(
             country=row["country"],

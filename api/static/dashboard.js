@@ -300,6 +300,13 @@ async function showEvidence(id, tr) {
   const caveats = e && e.caveats.length ? ` ⚠ ${e.caveats.map((c) => CAVEATS[c]).join("; ")}` : "";
   set("ev-geo", `${g.source || "?"} ${g.build || ""}, ${g.confidence}; AS${g.asn || "?"} ${g.org || ""}${g.city ? ", " + g.city : ""}${answers}${caveats}`);
   set("ev-flow", `${ev.flow.flow_id} — ${utc(ev.flow.observed_at)} UTC — ${ev.flow.findings_in_flow} findings`);
+  const fl = ev.flow;
+  const bytes = (body, total) => body == null ? "?" : `${body} B${total == null ? "" : ` (${total} B in all)`}`;
+  set("ev-request", fl.protocol ? [fl.protocol.toUpperCase() + (fl.application && fl.application !== fl.protocol ? `/${fl.application}` : ""), fl.method, fl.url].filter(Boolean).join(" ") : null);
+  set("ev-status", fl.status);
+  set("ev-sizes", fl.protocol ? `sent ${bytes(fl.request_body_bytes, fl.request_bytes)}, received ${bytes(fl.response_body_bytes, fl.response_bytes)}` : null);
+  set("ev-times", fl.started_at ? `${utc(fl.started_at)} → ${fl.ended_at ? utc(fl.ended_at) : "?"} UTC${fl.duration_s == null ? "" : ` (${fl.duration_s.toFixed(3)} s)`}` : null);
+  set("ev-flow-hash", fl.metadata_sha256 ? `sha256 ${fl.metadata_sha256}${fl.metadata_verified ? "" : " (does NOT match the stored record)"}` : null);
   const s = ev.session;
   set("ev-session", s ? `#${s.id} ${s.kind}${s.vehicle ? ", " + [s.vehicle.make, s.vehicle.model].filter(Boolean).join(" ") : ""}${s.firmware ? ", firmware " + s.firmware : ""}` : null);
   set("ev-rule", `${f.rule_id} (${f.severity}), verdict ${f.verdict}`);

@@ -10,7 +10,8 @@ from pathlib import Path
 from mitmproxy.test import tflow
 
 from shekara.addons import state
-from shekara.addons.recording import Recording
+from shekara.addons.recording import FLOW_BATCH, Recording
+from shekara.audit.flowmeta import FlowFacts, FlowMeta, describe
 from shekara.audit.model import Finding, Note
 from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.spool import Spool
@@ -29,6 +30,8 @@ class _Sink:
         findings: Sequence[Finding],
         notes: Sequence[Note],
         connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[object] = (),
     ) -> None:
         self.rows += [(run_id, f.flow_id) for f in findings]
         self.connections += [(run_id, c.flow_id) for c in connections]
@@ -130,4 +133,69 @@ def test_a_connection_that_ends_is_spooled_with_the_flows_last_findings(tmp_path
         assert spool.stats().appended == 2 and sink.connections == [(4, f.id), (4, g.id)]
     finally:
         assert writer.close(timeout=5)
+
+
+class _FlowSink:
+    """Keeps each stored call's flow ids, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, list[str]]] = []
+
+    def add(
+        self,
+        run_id: int,
+        findings: Sequence[Finding],
+        notes: Sequence[Note],
+        connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[FlowMeta] = (),
+    ) -> None:
+        self.calls.append((len(findings), [m.flow_id for m in flows]))
+
+
+def _described(flow_id: str) -> FlowMeta:
+    return describe(FlowFacts(flow_id, "http", scheme="https", host="h.kz", target="/"))
+
+
+def test_metadata_of_quiet_flows_waits_for_a_batch_and_keeps_its_order() -> None:
+    sink = _FlowSink()
+    writer = StoreWriter(sink, max_delay=0.01)
+    rec = Recording(writer, 7)
+    for i in range(3):
+        f = tflow.tflow(resp=True)
+        state.begin(f, 1.0).flow = _described(f"quiet-{i}")
+        rec.response(f)
+    assert writer.flush(5) and sink.calls == []  # waiting, not lost: counted
+    assert rec.flows == 3
+    loud = _flow_with_findings(1)
+    state.current(loud).flow = _described("loud")  # type: ignore[union-attr]
+    rec.response(loud)
+    assert writer.flush(5)
+    # The waiting records go with the next findings, before the flow's own.
+    assert sink.calls == [(1, ["quiet-0", "quiet-1", "quiet-2", "loud"])]
+    for i in range(FLOW_BATCH):
+        f = tflow.tflow(resp=True)
+        state.begin(f, 1.0).flow = _described(f"b-{i}")
+        rec.response(f)
+    assert writer.flush(5) and len(sink.calls) == 2 and len(sink.calls[1][1]) == FLOW_BATCH
+    last = tflow.tflow(resp=True)
+    state.begin(last, 1.0).flow = _described("last")
+    rec.response(last)
+    rec.done()  # shutdown hands on what still waits
+    assert sink.calls[-1] == (0, ["last"])
+    writer.close(5)
+
+
+def test_live_metadata_of_a_quiet_flow_is_spooled_at_once(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    writer = SpooledWriter(_FlowSink(), spool)
+    rec = Recording(writer, 7)
+    f = tflow.tflow(resp=True)
+    state.begin(f, 1.0).flow = _described("quiet")
+    try:
+        assert rec.response(f) is None  # the device's traffic does not wait for it
+        assert writer.flush(timeout=5)
+        assert spool.stats().appended == 1
+    finally:
+        writer.close(timeout=5)
         spool.close()

@@ -7,6 +7,7 @@ a key, applies a filter, opens a finding's evidence and sees what the API holds.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -86,6 +87,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         store.dispose()
 
 
+def _planted(flow_id: str, locator: str) -> str:
+    """The plain value the sample capture's manifest says a flow carries at ``locator``."""
+    manifest = json.loads((ROOT / "captures" / "sample.manifest.json").read_text())
+    return next(
+        str(f["value"]) for f in manifest["flows"][flow_id]["findings"] if f["field"] == locator
+    )
+
+
 def test_filter_and_evidence_in_chromium(
     served: tuple[str, str, FindingStore], tmp_path: Path
 ) -> None:
@@ -131,6 +140,28 @@ def test_filter_and_evidence_in_chromium(
             assert page.locator("#ev-country").text_content() == want.destination.country
             assert want.destination.geo_source in (page.locator("#ev-geo").text_content() or "")
             assert "*" in want.preview
+            # The flow that carried it: method and URL as stored, redacted, never the value.
+            meta = store.get_flow(
+                next(s.run_id for s in stored if s.id == finding_id), want.flow_id
+            )
+            assert meta is not None and meta.method and meta.url
+            request = page.locator("#ev-request").text_content() or ""
+            assert f"{meta.method} {meta.url}" in request
+            assert meta.url.startswith(f"{meta.protocol}://{want.destination.host}")
+            assert str(meta.status) == page.locator("#ev-status").text_content()
+            assert f"sent {meta.request_body_bytes} B" in (
+                page.locator("#ev-sizes").text_content() or ""
+            )
+            assert meta.digest in (page.locator("#ev-flow-hash").text_content() or "")
+
+            # A VIN sent in the URL's path: the drill-down shows the URL with it masked.
+            in_path = next(s for s in stored if s.finding.field.startswith("request.path"))
+            page.click(f"#findings tbody tr[data-id='{in_path.id}']")
+            expect(page.locator("#ev-id")).to_have_text(str(in_path.id))
+            shown = page.locator("#ev-request").text_content() or ""
+            plain = _planted(in_path.finding.flow_id, in_path.finding.field)
+            assert in_path.finding.preview in shown and plain not in shown
+            assert shown.startswith("HTTP") and " https://" in shown
 
             # A test drive goes on: a finding stored now appears without a reload.
             expect(page.locator("#live")).to_have_text("live: on")

@@ -160,6 +160,8 @@ class _BlockingSink:
         findings: Sequence[Finding],
         notes: Sequence[Note],
         connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[object] = (),
     ) -> None:
         self.started.set()
         self.release.wait(10)
@@ -250,6 +252,8 @@ class _FlakySink:
         findings: Sequence[Finding],
         notes: Sequence[Note],
         connections: Sequence[ConnectionRecord] = (),
+        *,
+        flows: Sequence[object] = (),
     ) -> None:
         with self.lock:
             self.calls += 1

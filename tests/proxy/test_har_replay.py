@@ -14,8 +14,9 @@ from mitmproxy import connection, http, io
 from mitmproxy.connection import ConnectionState
 from mitmproxy.io import tnetstring
 
+from shekara.evidence.store import FindingStore
 from tests.proxy.inprocess import Ran
-from tests.proxy.test_pcap_replay import findings, run_replay
+from tests.proxy.test_pcap_replay import findings, flow_records, run_replay
 
 VIN = "LSVAU218XN2183294"
 STARTED = "2026-11-20T08:15:30.250Z"
@@ -136,6 +137,16 @@ def test_har_gives_the_findings_of_the_mitm_capture(tmp_path: Path) -> None:
     hosts = {h for _, _, h, *_ in got}
     assert hosts == {"tsp.example-cn-oem.cn", "maps.example.de", "api.example-insurer.kz"}
     assert {c for c, *_ in got} >= {"vin", "imei", "location", "phone"}
+
+    # The same flow records as from the .mitm file (flow ids aside).
+    def described(store: FindingStore, run: int) -> set[tuple[object, ...]]:
+        return {
+            (m.protocol, m.method, m.url, m.status, m.request_body_bytes)
+            for m in flow_records(store, run).values()
+        }
+
+    assert described(store, run_id) == described(mstore, mrun)
+    assert len(described(store, run_id)) == 3
 
 
 def test_truncated_har_keeps_the_entries_before_the_cut(

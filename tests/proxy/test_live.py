@@ -21,6 +21,7 @@ from mitmproxy import io
 
 from shekara.audit.model import Category
 from shekara.evidence import schema
+from shekara.evidence.rows import row_to_flow
 from shekara.evidence.store import FindingStore
 from tests.proxy.netns import in_namespace, namespace
 
@@ -116,6 +117,16 @@ def test_live_proxy_records_findings(tmp_path: Path, keep_flows: bool) -> None:
         assert s.finding.destination.ip in (CN, KZ)
         assert s.finding.destination.port == 8081
         assert VIN not in s.finding.preview and VIN not in s.finding.value_hash
+    # Each flow is described by the stage replay uses too; the IMEI stays out of its URL.
+    with store.engine.connect() as conn:
+        metas = [row_to_flow(r) for r in conn.execute(schema.flows.select()).mappings()]
+    assert sorted((m.method, m.status) for m in metas) == sorted(
+        (r["method"], 200) for r in REQUESTS
+    )
+    [track] = [m for m in metas if m.url and "/track" in m.url]
+    assert track.url is not None and IMEI not in track.url
+    assert "imei=356" in track.url and "lat=43.2&lon=76.9" in track.url
+    assert all(m.server and m.server.endswith(":8081") for m in metas)
 
     # Raw evidence exists only when asked for: private, hashed into the signed statement.
     evidence = list((tmp_path / "home" / "evidence").glob("*.mitm"))

@@ -6,7 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from shekara.audit.flowmeta import FlowMeta
+from shekara.evidence import schema
+from shekara.evidence.rows import row_to_flow
 from shekara.evidence.store import FindingStore
 from shekara.proxy import pipeline, replay
 from tests.proxy import pcapgen
@@ -20,6 +24,16 @@ def run_replay(
     result = replay.replay(path, ctx.addons, remark=ctx.remark)
     ctx.close(result.flows, "failed" if result.error else "completed", result.error)
     return ctx.store, ctx.run_id, result
+
+
+def flow_records(store: FindingStore, run_id: int) -> dict[str, FlowMeta]:
+    """The run's flow metadata by flow id; every finding's flow must be among them."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(schema.flows).where(schema.flows.c.run_id == run_id)).mappings()
+        out = {r["flow_id"]: row_to_flow(r) for r in rows}
+    carried = {s.finding.flow_id for s in store.query_findings(run_id=run_id, limit=10_000)}
+    assert carried and carried <= set(out), "a finding without its flow's metadata"
+    return out
 
 
 def findings(store: FindingStore, run_id: int) -> set[tuple[object, ...]]:
@@ -95,6 +109,11 @@ def test_packet_capture_gives_the_findings_of_the_mitm_capture(
     assert tls[2] == "CN"
     # Nothing in the capture went unread without a note.
     assert not [n for n in notes(store, run_id) if "error" in n[1]]
+    # Every flow is described, through the same stage as live traffic.
+    metas = flow_records(store, run_id).values()
+    assert {m.protocol for m in metas} >= {"http", "mqtt", "tcp", "udp"}
+    [tracker] = [m for m in metas if m.url and "imei=" in m.url]
+    assert tracker.method == "POST" and tracker.url and "*" in tracker.url
 
 
 def test_flow_ids_are_stable_across_replays(tmp_path: Path) -> None:
