@@ -41,7 +41,8 @@ def pipeline(
     leases: LeaseBook | None = None,
     track: DriveTrack | None = None,
 ) -> list[object]:
-    """The stages in order; with a connection log (live proxy) TLS passthrough and traffic too.
+    """The stages in order; with a connection log (live proxy, packet-capture replay) TLS
+    passthrough and traffic too.
 
     Every stage but recording is guarded (``guard.Guarded``): its exceptions are
     counted in ``failures`` and leave the flow marked not analysed. The guarded

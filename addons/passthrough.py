@@ -213,8 +213,13 @@ class Passthrough:
         self._learn(sni or ip or host, SERVER_REFUSED, text, dest)
 
     def tcp_message(self, f: tcp.TCPFlow) -> None:
-        """Marks a TCP flow that opens with a TLS record: a TLS connection passed through."""
-        if len(f.messages) != 1 or state.passthrough(f) is not None:
+        """Marks a TCP flow that opens with a TLS record: a TLS connection passed through.
+
+        A flow whose reason is already set (a packet capture's encrypted
+        connection: no keys, rather than a list) keeps it; its ClientHello is
+        fingerprinted all the same.
+        """
+        if len(f.messages) != 1 or HELLO_KEY in f.metadata:
             return
         first = f.messages[0]
         if not (first.from_client and starts_like_tls_record(first.content)):
@@ -226,7 +231,8 @@ class Passthrough:
             hello = parse_client_hello(first.content)
         except TlsHelloError as e:
             f.metadata[HELLO_KEY] = {"error": str(e)}
-            state.set_passthrough(f, self.reason_for(None, ip))
+            if state.passthrough(f) is None:
+                state.set_passthrough(f, self.reason_for(None, ip))
             return
         f.metadata[HELLO_KEY] = {
             "sni": hello.sni,
@@ -238,4 +244,5 @@ class Passthrough:
         if hello.sni:
             # Attribution names the destination after the SNI, as for opened TLS.
             f.server_conn.sni = hello.sni
-        state.set_passthrough(f, self.reason_for(hello.sni, ip))
+        if state.passthrough(f) is None:
+            state.set_passthrough(f, self.reason_for(hello.sni, ip))

@@ -82,16 +82,25 @@ class ConnectionSink(Protocol):
 class ConnectionLog:
     """Queues connection records and writes them in batches from one thread.
 
-    ``add`` never blocks the proxy: a full queue drops the record, counted
-    and logged. A failing store is logged with the number of records lost.
+    Live, ``add`` never blocks the proxy: a full queue drops the record,
+    counted and logged. A replay (``wait=True``) has no device to keep
+    waiting, so it waits for room instead: a capture read faster than the
+    store writes must not lose the bytes its coverage is made of. A failing
+    store is logged with the number of records lost.
     """
 
     def __init__(
-        self, sink: ConnectionSink, run_id: int, max_pending: int = 50_000, batch: int = 500
+        self,
+        sink: ConnectionSink,
+        run_id: int,
+        max_pending: int = 50_000,
+        batch: int = 500,
+        wait: bool = False,
     ) -> None:
         self.sink = sink
         self.run_id = run_id
         self.batch = batch
+        self.wait = wait
         self.dropped = 0
         self.stored = 0
         self._queue: queue.Queue[ConnectionRecord | None] = queue.Queue(max_pending)
@@ -100,7 +109,7 @@ class ConnectionLog:
 
     def add(self, record: ConnectionRecord) -> None:
         try:
-            self._queue.put_nowait(record)
+            self._queue.put(record, block=self.wait and self._thread.is_alive())
         except queue.Full:
             self.dropped += 1
             if self.dropped in (1, 100) or self.dropped % 10_000 == 0:
@@ -118,8 +127,11 @@ class ConnectionLog:
         done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
+        """Stores what is queued; live within ``timeout``, a replay for as long as it takes."""
+        if not self._thread.is_alive():
+            return  # closed before
         self._queue.put(None)
-        self._thread.join(timeout)
+        self._thread.join(None if self.wait else timeout)
 
     def _run(self) -> None:
         while True:

@@ -128,6 +128,7 @@ def run(
             capture=str(path),
             capture_sha256=sha,
             sinks=sinks,
+            connections=replay.keeps_connections(path),
         )
         update, bar = _progress_bar(path, _show_progress(args))
         try:
@@ -181,6 +182,7 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
         geoip=job["geoip"],
         sinks=sinks,
         run_id=job["run_id"],
+        connections=replay.keeps_connections(path),
     )
     try:
         result = replay.replay(path, ctx.addons, job["opts"], remark=ctx.remark)
