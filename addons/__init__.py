@@ -17,7 +17,7 @@ from shekara.addons.guard import Failures, Guarded, Stages
 from shekara.addons.judgement import Judgement
 from shekara.addons.knownvalues import KnownValueDetection
 from shekara.addons.naming import Naming
-from shekara.addons.passthrough import Passthrough
+from shekara.addons.passthrough import OPERATOR_LIST, Passthrough
 from shekara.addons.recording import Recording, Sink
 from shekara.addons.traffic import Traffic
 from shekara.audit.drivetrack import DriveTrack
@@ -40,9 +40,10 @@ def pipeline(
     failures: Failures | None = None,
     leases: LeaseBook | None = None,
     track: DriveTrack | None = None,
+    unlisted: str = OPERATOR_LIST,
 ) -> list[object]:
     """The stages in order; with a connection log (live proxy, packet-capture replay) TLS
-    passthrough and traffic too.
+    passthrough and traffic too, ``unlisted`` saying why passed-through TLS stayed closed.
 
     Every stage but recording is guarded (``guard.Guarded``): its exceptions are
     counted in ``failures`` and leave the flow marked not analysed. The guarded
@@ -52,7 +53,7 @@ def pipeline(
     if known or track:
         stages.insert(3, KnownValueDetection(known or KnownValues({}), track))
     if connections is not None:
-        stages.insert(0, Passthrough(locator, writer, run_id))
+        stages.insert(0, Passthrough(locator, writer, run_id, unlisted))
         stages.append(Traffic(judge, connections, leases))
     # Names first: every later stage may ask which names a server was reached under.
     stages.insert(0, Naming(locator.names))

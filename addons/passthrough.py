@@ -12,6 +12,9 @@ and fingerprint their ClientHello.
 Operators list hosts to always pass through (``shekara_passthrough``) and
 hosts never switched to passthrough after a failure (``shekara_intercept``);
 both are regular expressions matched against the host name or IP.
+
+A replayed packet capture's TLS connections reach this stage as the same TCP
+flows; there, what kept them closed is the missing keys (``unlisted``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 #: flow.metadata key of a passed-through connection's ClientHello fingerprint.
 HELLO_KEY = "shekara.tls_hello"
 OPERATOR_LIST = "operator passthrough list"
+#: A replayed packet capture's TLS: the capture holds no keys to open it.
+ENCRYPTED_IN_CAPTURE = "encrypted in the capture, no TLS keys to open it"
 CLIENT_REJECTED = "client rejected the interception certificate"
 SERVER_REFUSED = "server refused the proxy's TLS (client certificate required?)"
 
@@ -89,9 +94,15 @@ def operator_pattern(pattern: str) -> str:
 
 class Passthrough:
     def __init__(
-        self, locator: Locator, writer: StoreWriter | SpooledWriter | None, run_id: int
+        self,
+        locator: Locator,
+        writer: StoreWriter | SpooledWriter | None,
+        run_id: int,
+        unlisted: str = OPERATOR_LIST,
     ) -> None:
         self.locator = locator
+        #: Why TLS of a host not switched to passthrough after a failure was not opened.
+        self.unlisted = unlisted
         self.writer = writer
         self.run_id = run_id
         self.static: list[re.Pattern[str]] = []
@@ -141,7 +152,7 @@ class Passthrough:
         for key in (sni, ip):
             if key and key in self.learned:
                 return self.learned[key]
-        return OPERATOR_LIST
+        return self.unlisted
 
     def _learn(self, key: str | None, reason: str, detail: str, dest: Destination) -> None:
         self.failures += 1
@@ -213,13 +224,8 @@ class Passthrough:
         self._learn(sni or ip or host, SERVER_REFUSED, text, dest)
 
     def tcp_message(self, f: tcp.TCPFlow) -> None:
-        """Marks a TCP flow that opens with a TLS record: a TLS connection passed through.
-
-        A flow whose reason is already set (a packet capture's encrypted
-        connection: no keys, rather than a list) keeps it; its ClientHello is
-        fingerprinted all the same.
-        """
-        if len(f.messages) != 1 or HELLO_KEY in f.metadata:
+        """Marks a TCP flow that opens with a TLS record: a TLS connection passed through."""
+        if len(f.messages) != 1 or state.passthrough(f) is not None:
             return
         first = f.messages[0]
         if not (first.from_client and starts_like_tls_record(first.content)):
@@ -231,8 +237,7 @@ class Passthrough:
             hello = parse_client_hello(first.content)
         except TlsHelloError as e:
             f.metadata[HELLO_KEY] = {"error": str(e)}
-            if state.passthrough(f) is None:
-                state.set_passthrough(f, self.reason_for(None, ip))
+            state.set_passthrough(f, self.reason_for(None, ip))
             return
         f.metadata[HELLO_KEY] = {
             "sni": hello.sni,
@@ -244,5 +249,4 @@ class Passthrough:
         if hello.sni:
             # Attribution names the destination after the SNI, as for opened TLS.
             f.server_conn.sni = hello.sni
-        if state.passthrough(f) is None:
-            state.set_passthrough(f, self.reason_for(hello.sni, ip))
+        state.set_passthrough(f, self.reason_for(hello.sni, ip))

@@ -4,9 +4,9 @@ Each reassembled TCP connection becomes, by its first client bytes:
 plaintext HTTP/1.x → one ``HTTPFlow`` per request/response (parsed with
 mitmproxy's own HTTP/1 head readers), then the server connection's
 disconnection; TLS → the ``TCPFlow`` the live proxy makes of TLS it passes
-through unopened (ClientHello first, on its own), marked as such, so that the
-same passthrough and traffic stages fingerprint it, count its bytes and record
-it as a transfer of undetermined content; anything else → a ``TCPFlow`` whose
+through unopened (ClientHello first, on its own), so that the same
+passthrough and traffic stages fingerprint it, count its bytes and record it
+as a transfer of undetermined content; anything else → a ``TCPFlow`` whose
 messages the stream decoders sniff (MQTT, GB/T 32960, JT/T 808, …). UDP
 datagrams become ``UDPFlow`` messages, port 53 ``DNSFlow`` query/response
 pairs, whose answers also name the servers of later flows. Connections end
@@ -39,7 +39,6 @@ from mitmproxy.proxy.layers.tcp import TcpEndHook, TcpMessageHook, TcpStartHook
 from mitmproxy.proxy.layers.udp import UdpEndHook, UdpMessageHook, UdpStartHook
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData, ServerDisconnectedHook
 
-from shekara.addons import state
 from shekara.proxy import tlsfacts
 from shekara.proxy.packets import TCP, UDP, Packet, ip_text
 from shekara.proxy.reassembly import Budget, Connection, Reassembler
@@ -56,8 +55,6 @@ BODY_LIMIT = 16 * 1024 * 1024
 #: Client bytes looked at to tell HTTP, TLS and other protocols apart.
 SNIFF_BYTES = 8
 SERVER_FIRST_LIMIT = 16 * 1024
-#: Why a capture's encrypted connection was not read (the reason of its record and finding).
-ENCRYPTED_IN_CAPTURE = "encrypted in the capture, no TLS keys to open it"
 #: Requests of one connection held while waiting for their responses.
 MAX_UNANSWERED = 32
 #: Names remembered from DNS answers, UDP flows and DNS queries open at once.
@@ -449,15 +446,13 @@ class _Tls(_RawTcp):
 
     Its bytes go on as TCP messages (coalesced, then dropped by the traffic
     stage once counted), the ClientHello first and on its own, as mitmproxy
-    hands it over. The reason it stays closed is set here: the capture holds
-    no keys, rather than an operator's list or a pinning client.
+    hands it over; the passthrough stage knows it by that first record.
     """
 
     kind = "tls"
 
     def starting(self) -> None:
         self.conv.stats.tls += 1
-        state.set_passthrough(self.flow, ENCRYPTED_IN_CAPTURE)
         self.hello = True  # the client's first bytes are its ClientHello
 
     def data(self, from_client: bool, data: bytes, ts: float) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from shekara import __version__
 from shekara.addons import Sink, pipeline
+from shekara.addons.passthrough import ENCRYPTED_IN_CAPTURE, OPERATOR_LIST
 from shekara.audit.drivetrack import DriveTrack
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.model import Note
@@ -284,6 +285,7 @@ def build(
         known,
         leases=LeaseBook(dhcp_leases),
         track=track,
+        unlisted=OPERATOR_LIST if live else ENCRYPTED_IN_CAPTURE,
     )
     return Context(
         store,

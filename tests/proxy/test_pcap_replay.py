@@ -351,9 +351,9 @@ def test_encrypted_connection_is_a_connection_record_with_its_fingerprint(
 ) -> None:
     from scapy.layers.inet import TCP
 
+    from shekara.addons.passthrough import ENCRYPTED_IN_CAPTURE
     from shekara.audit.tlshello import parse_client_hello
     from shekara.evidence.connections import UNDETERMINED
-    from shekara.proxy.pcapflows import ENCRYPTED_IN_CAPTURE
 
     store, run_id, convs, pkts = pinned_replay
     tls = convs[1]
@@ -420,9 +420,7 @@ def test_coverage_of_a_replayed_capture_is_its_share_of_bytes_read(
     assert report is not None and (report.decrypted, report.not_decrypted) == (1, 1)
 
 
-def test_a_flow_file_replay_keeps_no_connection_records(
-    mitm_findings: set[tuple[object, ...]], tmp_path: Path
-) -> None:
+def test_a_flow_file_replay_keeps_no_connection_records(tmp_path: Path) -> None:
     """A flow file holds what a proxy kept, not every byte: its coverage is not measured."""
     from shekara.reports.coverage import from_connections
 
