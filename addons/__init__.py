@@ -18,7 +18,7 @@ from shekara.addons.guard import Failures, Guarded, Stages
 from shekara.addons.judgement import Judgement
 from shekara.addons.knownvalues import KnownValueDetection
 from shekara.addons.naming import Naming
-from shekara.addons.passthrough import Passthrough
+from shekara.addons.passthrough import OPERATOR_LIST, Passthrough
 from shekara.addons.recording import Recording, Sink
 from shekara.addons.traffic import Traffic
 from shekara.audit.drivetrack import DriveTrack
@@ -40,8 +40,11 @@ def pipeline(
     failures: Failures | None = None,
     leases: LeaseBook | None = None,
     track: DriveTrack | None = None,
+    unlisted: str = OPERATOR_LIST,
 ) -> list[object]:
-    """The stages in order; live (the proxy) with TLS passthrough and connection records too.
+    """The stages in order; with ``live`` (the proxy, or a packet capture's replay) TLS
+    passthrough and connection records too, ``unlisted`` saying why passed-through TLS
+    stayed closed.
 
     Every stage but recording is guarded (``guard.Guarded``): its exceptions are
     counted in ``failures`` and leave the flow marked not analysed. The guarded
@@ -53,7 +56,7 @@ def pipeline(
     # After judgement: the URL is redacted with the hits the findings came from.
     stages.append(FlowMetadata())
     if live:
-        stages.insert(0, Passthrough(locator, writer, run_id))
+        stages.insert(0, Passthrough(locator, writer, run_id, unlisted))
         stages.append(Traffic(judge, writer, run_id, leases))
     # Names first: every later stage may ask which names a server was reached under.
     stages.insert(0, Naming(locator.names))

@@ -12,6 +12,9 @@ and fingerprint their ClientHello.
 Operators list hosts to always pass through (``shekara_passthrough``) and
 hosts never switched to passthrough after a failure (``shekara_intercept``);
 both are regular expressions matched against the host name or IP.
+
+A replayed packet capture's TLS connections reach this stage as the same TCP
+flows; there, what kept them closed is the missing keys (``unlisted``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 #: flow.metadata key of a passed-through connection's ClientHello fingerprint.
 HELLO_KEY = "shekara.tls_hello"
 OPERATOR_LIST = "operator passthrough list"
+#: A replayed packet capture's TLS: the capture holds no keys to open it.
+ENCRYPTED_IN_CAPTURE = "encrypted in the capture, no TLS keys to open it"
 CLIENT_REJECTED = "client rejected the interception certificate"
 SERVER_REFUSED = "server refused the proxy's TLS (client certificate required?)"
 
@@ -89,9 +94,15 @@ def operator_pattern(pattern: str) -> str:
 
 class Passthrough:
     def __init__(
-        self, locator: Locator, writer: StoreWriter | SpooledWriter | None, run_id: int
+        self,
+        locator: Locator,
+        writer: StoreWriter | SpooledWriter | None,
+        run_id: int,
+        unlisted: str = OPERATOR_LIST,
     ) -> None:
         self.locator = locator
+        #: Why TLS of a host not switched to passthrough after a failure was not opened.
+        self.unlisted = unlisted
         self.writer = writer
         self.run_id = run_id
         self.static: list[re.Pattern[str]] = []
@@ -141,7 +152,7 @@ class Passthrough:
         for key in (sni, ip):
             if key and key in self.learned:
                 return self.learned[key]
-        return OPERATOR_LIST
+        return self.unlisted
 
     def _learn(self, key: str | None, reason: str, detail: str, dest: Destination) -> None:
         self.failures += 1

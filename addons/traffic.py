@@ -9,6 +9,10 @@ finding of category ``undetermined_content``: bytes went to that server and
 country, content unknown, with the ClientHello's JA3/JA4 as the device's
 fingerprint. Its messages are dropped as they are counted, so a long-lived
 pinned connection costs constant memory.
+
+A replayed packet capture goes through this same stage: its encrypted
+connections arrive as the TCP flows of passed-through TLS, its plaintext HTTP
+connections end with the server disconnecting, as they do live.
 """
 
 from __future__ import annotations
@@ -44,6 +48,18 @@ def _client_ip(conn: connection.Client) -> str | None:
 
 def _http_size(m: http.Message) -> int:
     return len(bytes(m.headers)) + len(m.raw_content or b"")
+
+
+def _ended(*conns: connection.Connection) -> float:
+    """When the connection closed: as mitmproxy or the capture recorded it, else now.
+
+    A replayed capture's connections closed when the capture says, so that
+    its records and findings are the same however often it is replayed.
+    """
+    for c in conns:
+        if c.timestamp_end is not None:
+            return c.timestamp_end
+    return time.time()
 
 
 class Traffic:
@@ -107,13 +123,13 @@ class Traffic:
         )
         reason = state.passthrough(f)
         hello = f.metadata.get(HELLO_KEY) or {}
-        now = time.time()
+        ended = _ended(f.server_conn, f.client_conn)
         record = ConnectionRecord(
             flow_id=f.id,
             transport=transport,
             content=READ if reason is None else UNDETERMINED,
             started_at=c.started_at,
-            ended_at=now,
+            ended_at=ended,
             reason=reason,
             client_ip=c.client_ip or _client_ip(f.client_conn),
             host=dest.host,
@@ -132,14 +148,14 @@ class Traffic:
         record = self._client(record)
         state.set_connection(f, record)
         if reason is not None and isinstance(f, tcp.TCPFlow):
-            self._undetermined(f, record, dest, now)
+            self._undetermined(f, record, dest, ended)
 
     def _undetermined(
-        self, f: tcp.TCPFlow, r: ConnectionRecord, dest: Destination, now: float
+        self, f: tcp.TCPFlow, r: ConnectionRecord, dest: Destination, ended: float
     ) -> None:
         summary = (
             f"TLS to {r.sni or r.ip}:{r.port} not opened ({r.reason}); "
-            f"{r.bytes_up} B up, {r.bytes_down} B down in {now - r.started_at:.1f} s"
+            f"{r.bytes_up} B up, {r.bytes_down} B down in {ended - r.started_at:.1f} s"
             + (f"; JA4 {r.ja4}" if r.ja4 else "")
         )
         hit = Hit(
@@ -151,7 +167,7 @@ class Traffic:
         )
         a = state.current(f) or state.begin(f, r.started_at)
         a.destination = dest
-        a.findings.append(self.judge.judge(hit, dest, f.id, r.started_at, now))
+        a.findings.append(self.judge.judge(hit, dest, f.id, r.started_at, time.time()))
 
     # -- HTTP the proxy read --------------------------------------------------------
 
@@ -170,7 +186,7 @@ class Traffic:
     def server_disconnected(self, data: ServerConnectionHookData) -> None:
         c = self._http.pop(data.server.id, None)
         if c is not None:
-            self._http_record(data.server.id, c)
+            self._http_record(data.server.id, c, _ended(data.server))
 
     def _client(self, r: ConnectionRecord) -> ConnectionRecord:
         lease = self.leases.lookup(r.client_ip)
@@ -178,7 +194,7 @@ class Traffic:
             return r
         return dataclasses.replace(r, client_mac=lease.mac, client_name=lease.hostname)
 
-    def _http_record(self, conn_id: str, c: _Count) -> None:
+    def _http_record(self, conn_id: str, c: _Count, ended: float | None = None) -> None:
         d = c.dest or Destination(host=None, ip=None, port=None)
         record = self._client(
             ConnectionRecord(
@@ -186,7 +202,7 @@ class Traffic:
                 transport="tcp",
                 content=READ,
                 started_at=c.started_at,
-                ended_at=time.time(),
+                ended_at=ended if ended is not None else time.time(),
                 client_ip=c.client_ip,
                 host=d.host,
                 sni=d.sni,

@@ -5,7 +5,7 @@ Usage:
                                      [--keep DIR]
 
 Writes a synthetic pcap (DNS lookups, then TCP connections carrying MQTT,
-HTTP, JT/T 808 and opaque binary, with handshakes and teardowns) of
+HTTP, JT/T 808, opaque binary and TLS, with handshakes and teardowns) of
 ``--packets`` packets and one ``--scale`` times larger, then measures, each in
 its own process (time and the child's peak RSS from wait4):
 
@@ -46,6 +46,7 @@ SERVERS = [
     ("tsp.example-cn-oem.cn", bytes([223, 5, 5, 5]), 80),
     ("jt.example-tracker.ru", bytes([77, 88, 8, 9]), 7611),
     ("blob.example.de", bytes([88, 198, 0, 1]), 9000),
+    ("push.example-cn-oem.cn", bytes([47, 95, 12, 40]), 443),
 ]
 RESOLVER = bytes([10, 42, 0, 1])
 ETH = bytes.fromhex("020000000001020000000017") + b"\x08\x00"
@@ -90,6 +91,21 @@ def _http_post(i: int) -> bytes:
         b"POST /api/v1/telemetry HTTP/1.1\r\nHost: tsp.example-cn-oem.cn\r\n"
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     )
+
+
+def _client_hello(name: str) -> bytes:
+    """A minimal TLS 1.2 ClientHello record with a server name."""
+    host = name.encode()
+    sni = struct.pack("!HBH", len(host) + 3, 0, len(host)) + host
+    ext = struct.pack("!HH", 0, len(sni)) + sni
+    body = b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x04\x13\x01\xc0\x2f" + b"\x01\x00"
+    body += struct.pack("!H", len(ext)) + ext
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def _tls_record(data: bytes) -> bytes:
+    return b"\x17\x03\x03" + struct.pack("!H", len(data)) + data
 
 
 JT808 = bytes.fromhex(
@@ -175,6 +191,13 @@ def write_capture(path: Path, packets: int, seed: int = 1) -> int:
                 elif sport == 7611:
                     c.up(0x18, JT808)
                     c.down(0x10)
+                elif sport == 443:
+                    if i == 0:
+                        c.up(0x18, _client_hello(name))
+                        c.down(0x18, b"\x16\x03\x03" + struct.pack("!H", 1200) + bytes(1200))
+                    else:
+                        c.up(0x18, _tls_record(rng.randbytes(300)))
+                        c.down(0x18, _tls_record(rng.randbytes(900)))
                 else:
                     c.up(0x18, rng.randbytes(400))
                     c.down(0x18, rng.randbytes(64))

@@ -75,9 +75,10 @@ class Attribution:
     """How many of a run's flows went to a destination attributed with high confidence.
 
     ``basis`` says what was counted: "connections" (every connection record of
-    a live session) or "flows with findings" (a replay keeps no connection
-    records; only the flows that gave a finding or a note are known, each
-    judged by the run's geolocation evidence for its destination).
+    a live session or a packet capture's replay) or "flows with findings" (a
+    replay of a flow file or HAR keeps no connection records; only the flows
+    that gave a finding or a note are known, each judged by the run's
+    geolocation evidence for its destination).
     """
 
     high: int

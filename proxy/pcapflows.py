@@ -2,11 +2,16 @@
 
 Each reassembled TCP connection becomes, by its first client bytes:
 plaintext HTTP/1.x → one ``HTTPFlow`` per request/response (parsed with
-mitmproxy's own HTTP/1 head readers); TLS → an undetermined-content transfer
-(SNI, fingerprint and byte counts: the content cannot be read); anything else
-→ a ``TCPFlow`` whose messages the stream decoders sniff (MQTT, GB/T 32960,
-JT/T 808, …). UDP datagrams become ``UDPFlow`` messages, port 53 ``DNSFlow``
-query/response pairs, whose answers also name the servers of later flows.
+mitmproxy's own HTTP/1 head readers), then the server connection's
+disconnection; TLS → the ``TCPFlow`` the live proxy makes of TLS it passes
+through unopened (ClientHello first, on its own), so that the same
+passthrough and traffic stages fingerprint it, count its bytes and record it
+as a transfer of undetermined content; anything else → a ``TCPFlow`` whose
+messages the stream decoders sniff (MQTT, GB/T 32960, JT/T 808, …). UDP
+datagrams become ``UDPFlow`` messages, port 53 ``DNSFlow`` query/response
+pairs, whose answers also name the servers of later flows. Connections end
+when the capture says they did (``timestamp_end``), so their records and
+findings are the same at every replay.
 
 Flow ids are derived from the connection's 4-tuple and first timestamp, so
 replaying the same capture twice gives the same ids (``shekara diff`` matches
@@ -28,9 +33,11 @@ from mitmproxy import connection, dns, eventsequence, http, tcp, udp
 from mitmproxy import flow as mflow
 from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http.http1 import expected_http_body_size, read_request_head, read_response_head
+from mitmproxy.net.tls import starts_like_tls_record
 from mitmproxy.proxy.layers.dns import DnsErrorHook, DnsRequestHook, DnsResponseHook
 from mitmproxy.proxy.layers.tcp import TcpEndHook, TcpMessageHook, TcpStartHook
 from mitmproxy.proxy.layers.udp import UdpEndHook, UdpMessageHook, UdpStartHook
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData, ServerDisconnectedHook
 
 from shekara.proxy import tlsfacts
 from shekara.proxy.packets import TCP, UDP, Packet, ip_text
@@ -48,7 +55,6 @@ BODY_LIMIT = 16 * 1024 * 1024
 #: Client bytes looked at to tell HTTP, TLS and other protocols apart.
 SNIFF_BYTES = 8
 SERVER_FIRST_LIMIT = 16 * 1024
-CLIENT_HELLO_LIMIT = 64 * 1024
 #: Requests of one connection held while waiting for their responses.
 MAX_UNANSWERED = 32
 #: Names remembered from DNS answers, UDP flows and DNS queries open at once.
@@ -62,28 +68,8 @@ Trigger = Callable[[Any], None]
 
 
 @dataclass(frozen=True, slots=True)
-class EncryptedTransfer:
-    """A connection whose content cannot be read: how much went where, and who sent it.
-
-    The fields of a connection record of undetermined content (sizes, SNI,
-    ALPN, JA3/JA4), so the run can account for the bytes it could not read.
-    """
-
-    client_ip: str
-    started_at: float
-    ended_at: float
-    bytes_up: int
-    bytes_down: int
-    sni: str | None
-    alpn: tuple[str, ...]
-    ja3: str | None
-    ja3_md5: str | None
-    ja4: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Remark:
-    """Something about a flow that the capture, not a decoder, tells: cut, missing, encrypted."""
+    """Something about a flow that the capture, not a decoder, tells: cut short, missing."""
 
     flow_id: str
     source: str
@@ -93,7 +79,6 @@ class Remark:
     port: int
     sni: str | None
     ts: float
-    transfer: EncryptedTransfer | None = None
 
 
 @dataclass
@@ -281,17 +266,25 @@ class _UdpFlow:
         self.flow = udp.UDPFlow(*conv.conns(key, ts, None, None))
         self.flow.id = conv.flow_id("udp", key, ts)
         self.flow.timestamp_created = ts
+        self.last_ts = ts
         conv.stats.flows += 1
         conv.stats.udp += 1
         conv.trigger(UdpStartHook(self.flow))
 
     def message(self, from_client: bool, data: bytes, ts: float) -> None:
+        self.last_ts = ts
         self.flow.messages.append(udp.UDPMessage(from_client, data, ts))
         self.conv.trigger(UdpMessageHook(self.flow))
         del self.flow.messages[:-1]  # the decoders read the newest; memory stays flat
 
     def end(self) -> None:
+        _ended(self.flow.client_conn, self.flow.server_conn, self.last_ts)
         self.conv.trigger(UdpEndHook(self.flow))
+
+
+def _ended(client: connection.Client, server: connection.Server, ts: float) -> None:
+    """The connection closed when its last packet was captured."""
+    client.timestamp_end = server.timestamp_end = ts
 
 
 # -- TCP connection handlers ------------------------------------------------------------
@@ -338,7 +331,7 @@ class _Sniffer:
         first = self.client_bytes
         if _HTTP_METHOD.match(first):
             self.inner = _Http(self.conv, self.conn)
-        elif len(first) >= 3 and first[0] == 0x16 and first[1] == 0x03:
+        elif starts_like_tls_record(first):
             self.inner = _Tls(self.conv, self.conn)
         else:
             self.inner = _RawTcp(self.conv, self.conn)
@@ -360,26 +353,17 @@ class _Base:
         self.id = conv.flow_id(kind, conn.key, conn.first_ts)
         self.sip = ip_text(conn.server)
 
-    def remark(
-        self,
-        source: str,
-        reason: str,
-        ts: float,
-        host: str | None = None,
-        sni: str | None = None,
-        transfer: EncryptedTransfer | None = None,
-    ) -> None:
+    def remark(self, source: str, reason: str, ts: float) -> None:
         self.conv.remark(
             Remark(
                 self.id,
                 source,
                 reason,
-                host or self.conv.name_of(self.sip),
+                self.conv.name_of(self.sip),
                 self.sip,
                 self.conn.server_port,
-                sni,
+                None,
                 ts,
-                transfer,
             )
         )
 
@@ -400,8 +384,10 @@ class _Base:
 
 
 class _RawTcp(_Base):
+    kind = "tcp"
+
     def __init__(self, conv: Converter, conn: Connection) -> None:
-        super().__init__(conv, conn, "tcp")
+        super().__init__(conv, conn, self.kind)
         self.flow = tcp.TCPFlow(*conv.conns(conn.key, conn.first_ts, None, None))
         self.flow.id = self.id
         self.flow.timestamp_created = conn.first_ts
@@ -410,8 +396,11 @@ class _RawTcp(_Base):
         self.pending_ts = conn.first_ts
         self.last_ts = conn.first_ts
         conv.stats.flows += 1
-        conv.stats.tcp += 1
+        self.starting()
         conv.trigger(TcpStartHook(self.flow))
+
+    def starting(self) -> None:
+        self.conv.stats.tcp += 1
 
     def data(self, from_client: bool, data: bytes, ts: float) -> None:
         if self.pending and (
@@ -424,12 +413,17 @@ class _RawTcp(_Base):
         self.conv.budget.used += len(data)
         self.last_ts = ts
 
-    def flush(self) -> None:
+    def flush(self, size: int | None = None) -> None:
+        """Hands the pending bytes (or their first ``size``) on as one message."""
         if not self.pending:
             return
-        content = bytes(self.pending)
-        self.conv.budget.used -= len(self.pending)
-        self.pending.clear()
+        if size is None or size >= len(self.pending):
+            content = bytes(self.pending)
+            self.pending.clear()
+        else:
+            content = bytes(memoryview(self.pending)[:size])
+            del self.pending[:size]
+        self.conv.budget.used -= len(content)
         self.flow.messages.append(
             tcp.TCPMessage(self.pending_from_client, content, self.pending_ts)
         )
@@ -443,66 +437,41 @@ class _RawTcp(_Base):
     def close(self, cut: str | None) -> None:
         self.flush()
         self.noted_cut(cut, self.last_ts)
+        _ended(self.flow.client_conn, self.flow.server_conn, self.last_ts)
         self.conv.trigger(TcpEndHook(self.flow))
 
 
-class _Tls(_Base):
-    """An encrypted connection: who it went to and how much, but not what."""
+class _Tls(_RawTcp):
+    """An encrypted connection, as the live proxy sees TLS it passes through unopened.
 
-    def __init__(self, conv: Converter, conn: Connection) -> None:
-        super().__init__(conv, conn, "tls")
-        self.hello = bytearray()
-        self.hello_done = False
-        self.sent = 0
-        self.received = 0
-        self.last_ts = conn.first_ts
+    Its bytes go on as TCP messages (coalesced, then dropped by the traffic
+    stage once counted), the ClientHello first and on its own, as mitmproxy
+    hands it over; the passthrough stage knows it by that first record.
+    """
+
+    kind = "tls"
+
+    def starting(self) -> None:
+        self.conv.stats.tls += 1
+        self.hello = True  # the client's first bytes are its ClientHello
 
     def data(self, from_client: bool, data: bytes, ts: float) -> None:
-        self.last_ts = ts
-        if not from_client:
-            self.received += len(data)
+        super().data(from_client, data, ts)
+        if not self.hello:
             return
-        self.sent += len(data)
-        if not self.hello_done:
-            self.hello += data[: CLIENT_HELLO_LIMIT - len(self.hello)]
-            self.hello_done = tlsfacts.hello_complete(bytes(self.hello)) or (
-                len(self.hello) >= CLIENT_HELLO_LIMIT
-            )
+        if not from_client:
+            self.hello = False  # the server spoke first; what the client sent stands as is
+            return
+        end = tlsfacts.records_length(self.pending)
+        if end is not None:
+            self.hello = False
+            self.flush(end)
+        elif len(self.pending) >= tlsfacts.HELLO_LIMIT:
+            self.hello = False
 
     def gap(self, from_client: bool, missing: int, ts: float) -> None:
-        if from_client:
-            self.sent += missing
-            self.hello_done = True
-        else:
-            self.received += missing
-
-    def close(self, cut: str | None) -> None:
-        self.conv.stats.flows += 1
-        self.conv.stats.tls += 1
-        facts = tlsfacts.describe(bytes(self.hello))
-        transfer = EncryptedTransfer(
-            client_ip=ip_text(self.conn.client),
-            started_at=self.conn.first_ts,
-            ended_at=self.last_ts,
-            bytes_up=self.sent,
-            bytes_down=self.received,
-            sni=facts.sni,
-            alpn=facts.alpn,
-            ja3=facts.ja3,
-            ja3_md5=facts.ja3_md5,
-            ja4=facts.ja4,
-        )
-        self.remark(
-            "tls",
-            f"undetermined content: encrypted transfer of {self.sent} bytes sent and "
-            f"{self.received} received; {facts.text()}",
-            self.conn.first_ts,
-            host=facts.sni,
-            sni=facts.sni,
-            transfer=transfer,
-        )
-        self.hello.clear()
-        self.noted_cut(cut, self.last_ts)
+        self.hello = False
+        super().gap(from_client, missing, ts)
 
 
 class _Http(_Base):
@@ -729,6 +698,11 @@ class _Http(_Base):
         self.up.clear()
         self.down.clear()
         self.noted_cut(cut, self.last_ts)
+        if self.endpoints is not None:
+            # As live: the exchanges of one server connection are summed when it closes.
+            client, server = self.endpoints
+            _ended(client, server, self.last_ts)
+            self.conv.trigger(ServerDisconnectedHook(ServerConnectionHookData(server, client)))
 
 
 def iter_flows_summary(stats: Stats) -> Iterator[str]:

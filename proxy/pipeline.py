@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from shekara import __version__
 from shekara.addons import Sink, pipeline
+from shekara.addons.passthrough import ENCRYPTED_IN_CAPTURE, OPERATOR_LIST
 from shekara.audit.drivetrack import DriveTrack
 from shekara.audit.knownvalues import KnownValues
 from shekara.audit.model import Note
@@ -55,11 +56,7 @@ class Context:
     pending: PendingRuns | None = None
 
     def remark(self, r: Remark) -> None:
-        """Record what the capture itself tells about a flow (a hole, a cut, encryption).
-
-        An encrypted transfer (``r.transfer``) is kept as a note naming its server,
-        sizes and fingerprints until the store keeps connection records of its own.
-        """
+        """Record what the capture itself tells about a flow (a hole, a cut, a failure)."""
         dest = self.locator.locate(r.host, r.ip, r.port, r.sni)
         self.writer.submit(self.run_id, [], [Note(r.flow_id, r.source, r.reason, dest, r.ts)])
 
@@ -202,6 +199,7 @@ def build(
     known: KnownValues | None = None,
     dhcp_leases: Path | None = None,
     track: DriveTrack | None = None,
+    connections: bool | None = None,
 ) -> Context:
     """The addons and their collaborators for one run.
 
@@ -211,6 +209,9 @@ def build(
     runs they belong to.
     With ``run_id`` the context joins a run another process opened (a worker of
     ``replay --jobs``): it writes findings into it and leaves closing it to its owner.
+    ``connections`` (by default: live) keeps connection records and records TLS
+    passed through as undetermined content; a packet capture's replay keeps
+    them too (``replay.keeps_connections``).
     """
     ruleset = load_ruleset(ruleset_path)
     locator = Locator.from_paths(geoip, overrides=ruleset.overrides)
@@ -270,16 +271,19 @@ def build(
         )
     else:
         writer = StoreWriter(store)
+    if connections is None:
+        connections = live
     addons = pipeline(
         locator,
         judge,
         writer,
         run_id,
         sinks,
-        live,
+        connections,
         known,
         leases=LeaseBook(dhcp_leases),
         track=track,
+        unlisted=OPERATOR_LIST if live else ENCRYPTED_IN_CAPTURE,
     )
     return Context(
         store,

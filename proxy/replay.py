@@ -25,6 +25,8 @@ from shekara.proxy.pcapflows import Converter, Remark, Stats
 log = logging.getLogger(__name__)
 
 FORMATS = ("mitm", "pcap", "pcapng", "har")
+#: Formats that hold every connection's bytes, so their replay keeps connection records.
+PACKET_FORMATS = ("pcap", "pcapng")
 
 #: Called with the byte offset reached, now and then, for a progress display.
 Progress = Callable[[int], None]
@@ -64,6 +66,35 @@ def detect_format(path: Path) -> str:
     return "mitm"
 
 
+def keeps_connections(path: Path) -> bool:
+    """Whether the replay of ``path`` accounts for its connections, as the live proxy does.
+
+    A packet capture holds every byte of every connection, read or not, so its
+    replay records connections (and encrypted ones as undetermined content)
+    and has a decryption coverage. A flow file or HAR holds only what a proxy
+    chose to keep (a passed-through connection's messages are dropped as they
+    are counted): its coverage stays "not measured" rather than a false 100%.
+    """
+    try:
+        return detect_format(path) in PACKET_FORMATS
+    except OSError:
+        return False
+
+
+def _counts_connections(addons: list[object]) -> bool:
+    """Whether the pipeline has the traffic stage, which records connections."""
+    from shekara.addons import Stages
+
+    for a in addons:
+        if isinstance(a, Stages):
+            try:
+                a.get("traffic")
+            except KeyError:
+                continue
+            return True
+    return False
+
+
 def _ignore_remark(_r: Remark) -> None:
     pass
 
@@ -84,7 +115,13 @@ async def _replay(
     except OSError as e:
         m.addons.trigger(_done_hook())
         return ReplayResult(0, f"{path}: cannot read: {e}")
-    if fmt in ("pcap", "pcapng"):
+    if fmt in PACKET_FORMATS:
+        if not _counts_connections(addons):
+            log.warning(
+                "%s: replayed without connection records (pipeline.build(connections=True) "
+                "keeps them): its encrypted connections are not recorded",
+                path,
+            )
         result = _replay_packets(path, m, remark, progress)
     elif fmt == "har":
         result = _replay_har(path, m, progress)

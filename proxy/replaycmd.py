@@ -23,6 +23,9 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DAMAGED = 2
 
+# Why refused: scapy's TLS layer (2.8), given an NSS key log, lost a TLS 1.2 server's
+# records once they spanned TCP segments and decrypted no TLS 1.3 record at all; a
+# replay must not pass off half a session as read, nor keep a TLS stack of its own.
 KEYLOG_UNSUPPORTED = (
     "decrypting TLS with a key log file is not supported: encrypted connections in packet "
     "captures are recorded as undetermined-content transfers (server name, JA3/JA4 fingerprint "
@@ -128,6 +131,7 @@ def run(
             capture=str(path),
             capture_sha256=sha,
             sinks=sinks,
+            connections=replay.keeps_connections(path),
         )
         update, bar = _progress_bar(path, _show_progress(args))
         try:
@@ -181,6 +185,7 @@ def _worker(job: dict[str, Any]) -> dict[str, Any]:
         geoip=job["geoip"],
         sinks=sinks,
         run_id=job["run_id"],
+        connections=replay.keeps_connections(path),
     )
     try:
         result = replay.replay(path, ctx.addons, job["opts"], remark=ctx.remark)

@@ -1,40 +1,19 @@
-"""What a TLS ClientHello tells about an encrypted connection: server name and fingerprint.
+"""Where a TLS client's ClientHello ends in the bytes it sent first.
 
-The content of an encrypted transfer cannot be read without its keys, so a
-replay records where it went (SNI), what software sent it (JA3/JA4, parsed by
-``shekara.audit.tlshello``) and how many bytes moved.
+The live proxy hands the passthrough stage the ClientHello as a TCP message of
+its own (mitmproxy reads it to choose the layer); a replayed capture's
+reassembled stream must be cut at the same place, whatever number of records
+and segments the hello came in. Fingerprinting the hello (SNI, ALPN, JA3/JA4)
+is ``shekara.audit.tlshello``'s, for both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from shekara.audit.tlshello import TlsHelloError, parse_client_hello
-
-
-@dataclass(frozen=True, slots=True)
-class HelloFacts:
-    sni: str | None = None
-    alpn: tuple[str, ...] = ()
-    ja3: str | None = None
-    ja3_md5: str | None = None
-    ja4: str | None = None
-    error: str | None = None
-
-    def text(self) -> str:
-        parts = [f"SNI {self.sni}" if self.sni else "no SNI"]
-        if self.alpn:
-            parts.append("ALPN " + ",".join(self.alpn))
-        if self.ja3_md5:
-            parts.append(f"JA3 {self.ja3_md5}")
-        if self.ja4:
-            parts.append(f"JA4 {self.ja4}")
-        if self.error:
-            parts.append(f"ClientHello unreadable: {self.error}")
-        return ", ".join(parts)
+#: A ClientHello is at most a few kilobytes; bytes beyond are not waited for.
+HELLO_LIMIT = 64 * 1024
 
 
-def _records_length(raw: bytes) -> int | None:
+def records_length(raw: bytes | bytearray) -> int | None:
     """Bytes of the TLS records that carry the first handshake message, once all are there."""
     if len(raw) < 9:
         return None
@@ -47,21 +26,3 @@ def _records_length(raw: bytes) -> int | None:
         pos += 5 + length
         need -= length
     return pos if len(raw) >= pos else None
-
-
-def hello_complete(raw: bytes) -> bool:
-    """Whether ``raw`` holds the whole ClientHello of the client."""
-    return _records_length(raw) is not None
-
-
-def describe(raw: bytes) -> HelloFacts:
-    if not raw:
-        return HelloFacts(error="no client bytes captured")
-    end = _records_length(raw)
-    if end is None:
-        return HelloFacts(error=f"cut short after {len(raw)} bytes")
-    try:
-        h = parse_client_hello(raw[:end])
-    except TlsHelloError as e:  # a damaged hello is a fact about the connection
-        return HelloFacts(error=str(e))
-    return HelloFacts(sni=h.sni, alpn=h.alpn, ja3=h.ja3, ja3_md5=h.ja3_md5, ja4=h.ja4)

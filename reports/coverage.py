@@ -1,7 +1,8 @@
-"""The decryption coverage of a live session, from the connection records the proxy kept.
+"""The decryption coverage of a run, from the connection records the proxy kept.
 
-A replayed capture has no connection records: its coverage is "not measured",
-never a silent 100%.
+A live session and a replayed packet capture (pcap, pcapng) keep connection
+records. A replayed flow file or HAR has none: its coverage is "not
+measured", never a silent 100%.
 """
 
 from __future__ import annotations

@@ -95,6 +95,31 @@ def test_diff_shows_a_verdict_changed_by_a_geolocation_update(
     for r in moved:
         assert r["changes"]["country"] == ["CN", None]
         assert r["changes"]["verdict"] == ["cross_border", "disputed"]
+    # The encrypted connection to that server too, and nothing else about it changed.
+    [tls] = [r for r in moved if r["a"]["category"] == "undetermined_content"]
+    assert tls["a"]["field"] == "tls.passthrough" and "value_hash" not in tls["changes"]
+
+
+def test_two_replays_of_one_capture_do_not_differ(
+    cli: Callable[..., Ran], capture: Path, tmp_path: Path
+) -> None:
+    """Encrypted connections included: their findings carry the capture's times, not now."""
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert cli(["replay", str(capture), "--db", db]).returncode == 0
+    assert cli(["replay", str(capture), "--db", db]).returncode == 0
+    assert diff_rows(cli, db, 1, 2) == []
+    store = FindingStore(db)
+    [a], [b] = (
+        [
+            s.finding
+            for s in store.query_findings(run_id=run, limit=1000)
+            if s.finding.category.value == "undetermined_content"
+        ]
+        for run in (1, 2)
+    )
+    assert (a.flow_id, a.value_hash, a.preview) == (b.flow_id, b.value_hash, b.preview)
+    text = cli(["diff", "1", "2", "--db", db]).stdout
+    assert f"0 added, 0 removed, 0 changed, {store.count(run_id=1)} unchanged" in text
 
 
 def test_diff_lists_added_and_removed_findings(

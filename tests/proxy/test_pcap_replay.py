@@ -1,9 +1,11 @@
-"""pcap and pcapng captures replay to the same findings as the equivalent mitmproxy capture."""
+"""pcap and pcapng captures replay to the same findings as the equivalent mitmproxy capture,
+and account for their encrypted connections as the live proxy does."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +22,12 @@ from tests.proxy.inprocess import HOME, Ran
 def run_replay(
     path: Path, tmp_path: Path, db: str = "r.db"
 ) -> tuple[FindingStore, int, replay.ReplayResult]:
-    ctx = pipeline.build(f"sqlite:///{tmp_path / db}", "replay", home=HOME["path"])
+    ctx = pipeline.build(
+        f"sqlite:///{tmp_path / db}",
+        "replay",
+        home=HOME["path"],
+        connections=replay.keeps_connections(path),
+    )
     result = replay.replay(path, ctx.addons, remark=ctx.remark)
     ctx.close(result.flows, "failed" if result.error else "completed", result.error)
     return ctx.store, ctx.run_id, result
@@ -90,10 +97,17 @@ def test_packet_capture_gives_the_findings_of_the_mitm_capture(
     store, run_id, result = run_replay(capture, tmp_path)
     assert result.error is None, result.error
     assert result.format == ("pcapng" if ng else "pcap")
-    got = findings(store, run_id)
+    everything = findings(store, run_id)
+    # The flow file holds what a proxy read; a passed-through connection is in it, if at
+    # all, without the bytes it carried, so its replay keeps no connection records and
+    # gives no undetermined-content finding. The packet capture has them all: compared
+    # here is what both could read, the encrypted connection checked on its own below.
+    [tls] = [f for f in everything if f[0] == "undetermined_content"]
+    got = everything - {tls}
     if v6:
         # Same traffic over NAT64 addresses: the IP differs, geolocation cannot place it.
         assert {(c, f, h) for c, f, h, *_ in got} == {(c, f, h) for c, f, h, *_ in mitm_findings}
+        assert tls[2] == "push.example-cn-oem.cn"
         return
     assert got == mitm_findings
     # Each protocol contributed: HTTP split and reordered, MQTT, GB/T 32960, JT/T 808, Teltonika.
@@ -104,9 +118,17 @@ def test_packet_capture_gives_the_findings_of_the_mitm_capture(
     assert any(f.startswith("jt808.") for f in fields)
     assert any(f.startswith("teltonika.") for f in fields)  # over UDP
     # The TLS connection is an undetermined-content transfer with its server name and sizes.
-    [tls] = [n for n in notes(store, run_id) if n[0] == "tls"]
-    assert "SNI push.example-cn-oem.cn" in tls[1] and "387 bytes sent and 903 received" in tls[1]
-    assert tls[2] == "CN"
+    _, field, host, ip, port, country, verdict, violation, rule, preview, _ = tls
+    assert (field, host, ip, port, country) == (
+        "tls.passthrough",
+        "push.example-cn-oem.cn",
+        "223.5.5.5",
+        443,
+        "CN",
+    )
+    assert (verdict, violation, rule) == ("cross_border", True, "KZ-XB-UND")
+    assert "387 B up, 903 B down" in str(preview)
+    assert not [n for n in notes(store, run_id) if n[0] == "tls"]  # a finding, not a note
     # Nothing in the capture went unread without a note.
     assert not [n for n in notes(store, run_id) if "error" in n[1]]
     # Every flow is described, through the same stage as live traffic.
@@ -259,27 +281,210 @@ def test_requests_without_responses_are_analysed_not_held(tmp_path: Path) -> Non
     assert any("requests without a response" in n[1] for n in notes(store, run_id))
 
 
-def test_encrypted_transfer_carries_sizes_and_fingerprints(tmp_path: Path) -> None:
-    from shekara.audit.tlshello import parse_client_hello
-    from shekara.proxy.packets import PacketReader
-    from shekara.proxy.pcapflows import Converter, Remark
+#: A replay of a capture: its store and run, conversations and scapy packets.
+Pinned = tuple[FindingStore, int, list[pcapgen.Conversation], list[Any]]
+#: An address the embedded GeoLite2 places in China.
+CN_SERVER = "47.95.12.40"
+PINNED = "telematics.example-oem.cn"
 
-    [tls] = [c for c in pcapgen.standard_conversations() if c.kind == "tls"]
-    capture = pcapgen.write_pcap(tmp_path / "tls.pcap", pcapgen.capture_packets([tls]))
-    remarks: list[Remark] = []
-    conv = Converter(lambda _event: None, remarks.append)
+
+def tls_conversation(sni: str, ip: str) -> pcapgen.Conversation:
+    """A TLS exchange in three turns: hello, server flight, records each way; no keys."""
+    return pcapgen.Conversation(
+        sni,
+        ip,
+        443,
+        [
+            pcapgen.client_hello(sni),
+            b"\x14\x03\x03\x00\x01\x01" + b"\x17\x03\x03\x02\x00" + bytes(512),
+            b"\x17\x03\x03\x04\x00" + bytes(1024),
+        ],
+        [b"\x16\x03\x03\x0b\xb8" + bytes(3000), b"\x17\x03\x03\x01\x2c" + bytes(300)],
+        kind="tls",
+        shuffle=True,
+        retransmit=True,
+    )
+
+
+def plain_conversation() -> pcapgen.Conversation:
+    return pcapgen.http_conversation(
+        "api.example-insurer.kz",
+        "2.133.0.1",
+        "PUT",
+        "/v2/trips",
+        b'{"vin": "%s"}' % pcapgen.VIN.encode(),
+        "application/json",
+    )
+
+
+def http_bytes(c: pcapgen.Conversation) -> tuple[int, int]:
+    """Bytes of an HTTP exchange as the proxy counts what it read: headers and bodies."""
+    up = sum(len(bytes(r.headers)) + len(r.raw_content or b"") for r in c.requests)
+    down = sum(len(bytes(r.headers)) + len(r.raw_content or b"") for r in c.responses)
+    return up, down
+
+
+@pytest.fixture(scope="module")
+def pinned_replay(shared_home: None, tmp_path_factory: pytest.TempPathFactory) -> Pinned:
+    """A plaintext HTTP exchange and a TLS connection to China in one capture."""
+    tmp = tmp_path_factory.mktemp("pinned")
+    convs = [plain_conversation(), tls_conversation(PINNED, CN_SERVER)]
+    pkts = pcapgen.capture_packets(convs)
+    store, run_id, result = run_replay(pcapgen.write_pcap(tmp / "pinned.pcap", pkts), tmp)
+    assert result.error is None and result.detail == "1 http, 1 tls, 2 dns"
+    return store, run_id, convs, list(pkts)
+
+
+def test_encrypted_connection_is_an_undetermined_content_finding(
+    pinned_replay: Pinned,
+) -> None:
+    from shekara.audit.model import Category, Verdict
+
+    store, run_id, convs, _ = pinned_replay
+    tls = convs[1]
+    up, down = sum(map(len, tls.up)), sum(map(len, tls.down))
+    [s] = [
+        s
+        for s in store.query_findings(run_id=run_id, limit=1000)
+        if s.finding.category is Category.UNDETERMINED_CONTENT
+    ]
+    f = s.finding
+    d = f.destination
+    assert (d.host, d.ip, d.port, d.sni, d.country) == (PINNED, CN_SERVER, 443, PINNED, "CN")
+    assert d.geo_source == "GeoLite2-City (embedded)" and d.geo_build == "2019-12-24"
+    assert (f.field, f.source, f.verdict, f.violation) == (
+        "tls.passthrough",
+        "tls",
+        Verdict.CROSS_BORDER,
+        True,
+    )
+    assert f.rule_id == "KZ-XB-UND" and f.legal_refs == ("94-V Art. 16",)
+    assert f.preview.startswith(f"TLS to {PINNED}:443 not opened (encrypted in the capture")
+    assert f"; {up} B up, {down} B down in " in f.preview
+    # The server's location is evidence of the run, as for every other destination.
+    assert CN_SERVER in {x.ip for x in store.query_destinations(run_id=run_id)}
+
+
+def test_encrypted_connection_is_a_connection_record_with_its_fingerprint(
+    pinned_replay: Pinned,
+) -> None:
+    from scapy.layers.inet import TCP
+
+    from shekara.addons.passthrough import ENCRYPTED_IN_CAPTURE
+    from shekara.audit.tlshello import parse_client_hello
+    from shekara.evidence.connections import UNDETERMINED
+
+    store, run_id, convs, pkts = pinned_replay
+    tls = convs[1]
+    [r] = store.query_connections(run_id, content=UNDETERMINED)
+    hello = parse_client_hello(tls.up[0])
+    assert (r.transport, r.reason) == ("tcp", ENCRYPTED_IN_CAPTURE)
+    assert (r.bytes_up, r.bytes_down) == (sum(map(len, tls.up)), sum(map(len, tls.down)))
+    assert (r.sni, r.ja3, r.ja3_md5, r.ja4) == (PINNED, hello.ja3, hello.ja3_md5, hello.ja4)
+    assert r.ja4 and r.ja4.startswith("t")
+    assert (r.host, r.ip, r.port, r.country) == (PINNED, CN_SERVER, 443, "CN")
+    assert r.client_ip == pcapgen.DEVICE
+    # Its times are the capture's: SYN to the last byte of data.
+    times = [float(p.time) for p in pkts if p.haslayer(TCP) and 443 in (p[TCP].sport, p[TCP].dport)]
+    assert r.started_at == pytest.approx(times[0])
+    assert times[0] < (r.ended_at or 0) <= times[-1]
+    [finding] = [
+        s.finding
+        for s in store.query_findings(run_id=run_id, limit=1000)
+        if s.finding.field == "tls.passthrough"
+    ]
+    assert finding.flow_id == r.flow_id
+    assert r.geo_confidence == finding.destination.confidence.value  # one attribution
+
+
+def test_coverage_of_a_replayed_capture_is_its_share_of_bytes_read(
+    pinned_replay: Pinned,
+    tmp_path: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from shekara.api.apikeys import create_key
+    from shekara.api.app import create_app
+    from shekara.api.settings import Settings
+    from shekara.evidence.connections import READ
+    from shekara.reports.coverage import from_connections
+
+    store, run_id, convs, _ = pinned_replay
+    plain, tls = convs
+    read_up, read_down = http_bytes(plain)
+    [r] = store.query_connections(run_id, content=READ)
+    assert (r.bytes_up, r.bytes_down, r.host, r.country) == (
+        read_up,
+        read_down,
+        "api.example-insurer.kz",
+        "KZ",
+    )
+    read = read_up + read_down
+    encrypted = sum(map(len, tls.up)) + sum(map(len, tls.down))
+    settings = Settings(db_url="sqlite://", status_file=None, hashing_key_file=tmp_path / "k")
+    _, key = create_key(store.engine, "official", "official")
+    with TestClient(
+        create_app(settings, store=store), headers={"Authorization": f"Bearer {key}"}
+    ) as client:
+        body = client.get(f"/sessions/{run_id}/coverage").json()
+    assert (body["bytes_total"], body["bytes_read"]) == (read + encrypted, read)
+    assert body["share_read"] == pytest.approx(read / (read + encrypted))
+    assert (body["connections"], body["undetermined_connections"]) == (2, 1)
+    assert {h["host"]: h["share_read"] for h in body["hosts"]} == {
+        PINNED: 0.0,
+        "api.example-insurer.kz": 1.0,
+    }
+    # The session report says the same, no longer "not measured".
+    report = from_connections(store, run_id)
+    assert report is not None and (report.decrypted, report.not_decrypted) == (1, 1)
+
+
+def test_a_flow_file_replay_keeps_no_connection_records(tmp_path: Path) -> None:
+    """A flow file holds what a proxy kept, not every byte: its coverage is not measured."""
+    from shekara.reports.coverage import from_connections
+
+    capture = pcapgen.write_mitm(tmp_path / "same.mitm", pcapgen.standard_conversations())
+    assert not replay.keeps_connections(capture)
+    store, run_id, _ = run_replay(capture, tmp_path)
+    assert store.query_connections(run_id) == [] and from_connections(store, run_id) is None
+
+
+def test_encrypted_bytes_go_on_without_being_held(tmp_path: Path) -> None:
+    """Megabytes over one TLS connection: counted as they pass, never accumulated."""
+    from mitmproxy.proxy.layers.tcp import TcpMessageHook
+
+    from shekara.proxy.packets import PacketReader
+    from shekara.proxy.pcapflows import Converter
+
+    big = tls_conversation(PINNED, CN_SERVER)
+    big.shuffle = big.retransmit = False
+    big.segment = 1400
+    hello = big.up[0]
+    big.up[0] = hello + b"\x17\x03\x03\x01\x00" + bytes(256)  # early data with the hello
+    big.down = [b"\x17\x03\x03\x40\x00" + bytes(16384)] * 64
+    capture = pcapgen.write_pcap(tmp_path / "big.pcap", pcapgen.capture_packets([big]))
+    sizes: list[int] = []
+    held: list[int] = []
+    first: list[bytes] = []
+
+    def trigger(event: object) -> None:
+        if isinstance(event, TcpMessageHook):
+            f = event.flow
+            if not first:
+                first.append(f.messages[0].content)
+            sizes.append(len(f.messages[-1].content))
+            held.append(len(f.messages))
+            del f.messages[:-1]  # as the traffic stage does for passed-through TLS
+
+    conv = Converter(trigger, lambda _r: None)
     with PacketReader(capture) as reader:
         for p in reader:
             conv.packet(p)
+            assert conv.budget.used <= 2 * 64 * 1024
     conv.close()
-    [r] = [r for r in remarks if r.transfer is not None]
-    t = r.transfer
-    assert t is not None
-    hello = parse_client_hello(pcapgen.client_hello("push.example-cn-oem.cn"))
-    assert (t.bytes_up, t.bytes_down) == (len(tls.up[0]), len(tls.down[0]))
-    assert (t.sni, t.ja3, t.ja3_md5, t.ja4) == (hello.sni, hello.ja3, hello.ja3_md5, hello.ja4)
-    assert (r.ip, r.port, r.host, t.client_ip) == ("223.5.5.5", 443, hello.sni, pcapgen.DEVICE)
-    assert hello.ja4 in r.reason and hello.ja3_md5 in r.reason
+    assert first == [hello]  # the ClientHello alone, as mitmproxy hands it over
+    assert sum(sizes) == sum(map(len, big.up)) + sum(map(len, big.down))
+    assert max(held) <= 2 and conv.budget.used == 0 and len(conv.tcp) == 0  # the last two
 
 
 def test_a_replay_is_a_run_with_its_provenance(cli: Callable[..., Ran], tmp_path: Path) -> None:

@@ -54,7 +54,8 @@ def _apply(seed: bytes, edits: list[tuple[str, int, bytes]]) -> bytes:
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pipeline.Context]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    c = pipeline.build(f"sqlite:///{tmp / 'f.db'}", "replay", home=HOME["path"])
+    # With the connection stages a packet capture's replay runs through.
+    c = pipeline.build(f"sqlite:///{tmp / 'f.db'}", "replay", home=HOME["path"], connections=True)
     yield c
     c.close(0, "completed")
 
