@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Sequence
 from pathlib import Path
 
 from mitmproxy.test import tflow
@@ -12,29 +11,22 @@ from mitmproxy.test import tflow
 from shekara.addons import state
 from shekara.addons.recording import FLOW_BATCH, Recording
 from shekara.audit.flowmeta import FlowFacts, FlowMeta, describe
-from shekara.audit.model import Finding, Note
+from shekara.audit.model import Finding
 from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.spool import Spool
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 from tests.evidence.conftest import build_finding, build_note
+from tests.evidence.fakes import Delivery, FakeStore
 
 
-class _Sink:
+class _Sink(FakeStore):
     def __init__(self) -> None:
         self.rows: list[tuple[int, str]] = []
         self.connections: list[tuple[int, str]] = []
 
-    def add(
-        self,
-        run_id: int,
-        findings: Sequence[Finding],
-        notes: Sequence[Note],
-        connections: Sequence[ConnectionRecord] = (),
-        *,
-        flows: Sequence[object] = (),
-    ) -> None:
-        self.rows += [(run_id, f.flow_id) for f in findings]
-        self.connections += [(run_id, c.flow_id) for c in connections]
+    def deliver(self, d: Delivery) -> None:
+        self.rows += [(d.run_id, f.flow_id) for f in d.findings]
+        self.connections += [(d.run_id, c.flow_id) for c in d.connections]
 
 
 def _flow_with_findings(n: int = 2):  # type: ignore[no-untyped-def]
@@ -135,22 +127,14 @@ def test_a_connection_that_ends_is_spooled_with_the_flows_last_findings(tmp_path
         assert writer.close(timeout=5)
 
 
-class _FlowSink:
+class _FlowSink(FakeStore):
     """Keeps each stored call's flow ids, in order."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, list[str]]] = []
 
-    def add(
-        self,
-        run_id: int,
-        findings: Sequence[Finding],
-        notes: Sequence[Note],
-        connections: Sequence[ConnectionRecord] = (),
-        *,
-        flows: Sequence[FlowMeta] = (),
-    ) -> None:
-        self.calls.append((len(findings), [m.flow_id for m in flows]))
+    def deliver(self, d: Delivery) -> None:
+        self.calls.append((len(d.findings), [m.flow_id for m in d.flows]))
 
 
 def _described(flow_id: str) -> FlowMeta:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,15 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shekara.audit.flowmeta import FlowMeta
-from shekara.audit.model import Finding, Note
 from shekara.evidence import schema
-from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.spool import Spool, decode_payload, encode_payload
 from shekara.evidence.store import FindingStore
 from shekara.evidence.verify import verify_run
 from shekara.evidence.writer import SpooledWriter, StoreWriter
 
 from .conftest import build_finding, build_note
+from .fakes import Delivery, FakeStore
 
 
 def meta(flow_id: str = "f-1", **changes: object) -> FlowMeta:
@@ -123,25 +122,17 @@ def test_replay_writer_stores_metadata_alone(store: FindingStore) -> None:
     assert store.get_flow(run, "quiet") == meta("quiet")
 
 
-class _Gate:
+class _Gate(FakeStore):
     """The real store behind a switch: down (connection refused) until ``up`` is set."""
 
     def __init__(self, store: FindingStore) -> None:
         self.store = store
         self.up = threading.Event()
 
-    def add(
-        self,
-        run_id: int,
-        findings: Sequence[Finding],
-        notes: Sequence[Note],
-        connections: Sequence[ConnectionRecord] = (),
-        *,
-        flows: Sequence[FlowMeta] = (),
-    ) -> None:
+    def deliver(self, d: Delivery) -> None:
         if not self.up.is_set():
             raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
-        self.store.add(run_id, findings, notes, connections, flows=flows)
+        self.store.add(d.run_id, d.findings, d.notes, d.connections, flows=d.flows)
 
 
 def test_metadata_spools_while_the_store_is_down_and_drains_after_a_restart(

@@ -7,19 +7,20 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from shekara.audit.model import Finding, Note
+from shekara.audit.model import Finding
 from shekara.evidence.connections import ConnectionRecord
 from shekara.evidence.pending import PendingRuns
 from shekara.evidence.spool import Spool, SpoolRuns
 from shekara.evidence.store import FindingStore
 from shekara.evidence.writer import SpooledWriter, StoreWriter, WriterClosedError
+from tests.evidence.fakes import Delivery, FakeStore
 
 from .conftest import build_finding, build_note
 
@@ -146,7 +147,7 @@ def test_one_bad_submission_does_not_sink_its_batch(
     assert any("3 findings" in r.getMessage() for r in caplog.records)
 
 
-class _BlockingSink:
+class _BlockingSink(FakeStore):
     """A store that holds every write until released: lets the queue fill up."""
 
     def __init__(self) -> None:
@@ -154,18 +155,10 @@ class _BlockingSink:
         self.started = threading.Event()
         self.rows = 0
 
-    def add(
-        self,
-        run_id: int,
-        findings: Sequence[Finding],
-        notes: Sequence[Note],
-        connections: Sequence[ConnectionRecord] = (),
-        *,
-        flows: Sequence[object] = (),
-    ) -> None:
+    def deliver(self, d: Delivery) -> None:
         self.started.set()
         self.release.wait(10)
-        self.rows += len(findings) + len(notes)
+        self.rows += len(d.findings) + len(d.notes)
 
 
 def test_full_queue_blocks_then_drops_loudly(caplog: pytest.LogCaptureFixture) -> None:
@@ -235,7 +228,7 @@ def test_bad_settings_are_refused(kwargs: dict) -> None:
 # -- SpooledWriter: acknowledged = fsynced in the spool ----------------------------
 
 
-class _FlakySink:
+class _FlakySink(FakeStore):
     """A store that is down (OperationalError) until ``up`` is set; refuses run 666 for good."""
 
     def __init__(self, up: bool = True) -> None:
@@ -246,23 +239,15 @@ class _FlakySink:
         self.rows: list[tuple[int, str]] = []
         self.lock = threading.Lock()
 
-    def add(
-        self,
-        run_id: int,
-        findings: Sequence[Finding],
-        notes: Sequence[Note],
-        connections: Sequence[ConnectionRecord] = (),
-        *,
-        flows: Sequence[object] = (),
-    ) -> None:
+    def deliver(self, d: Delivery) -> None:
         with self.lock:
             self.calls += 1
         if not self.up.is_set():
             raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
-        if run_id == 666:
+        if d.run_id == 666:
             raise ValueError("no such run")
         with self.lock:
-            self.rows.extend((run_id, f.flow_id) for f in findings)
+            self.rows.extend((d.run_id, f.flow_id) for f in d.findings)
 
 
 def _spooled(sink: object, spool_dir: Path, **kwargs: object) -> SpooledWriter:
