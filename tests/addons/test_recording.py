@@ -6,9 +6,10 @@ import asyncio
 import inspect
 from pathlib import Path
 
+import pytest
 from mitmproxy.test import tflow
 
-from shekara.addons import state
+from shekara.addons import recording, state
 from shekara.addons.recording import FLOW_BATCH, Recording
 from shekara.audit.flowmeta import FlowFacts, FlowMeta, describe
 from shekara.audit.model import Finding
@@ -170,16 +171,30 @@ def test_metadata_of_quiet_flows_waits_for_a_batch_and_keeps_its_order() -> None
     writer.close(5)
 
 
-def test_live_metadata_of_a_quiet_flow_is_spooled_at_once(tmp_path: Path) -> None:
+def test_live_metadata_of_quiet_flows_is_spooled_together_after_a_moment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recording, "FLOW_DELAY", 0.2)
     spool = Spool(tmp_path / "spool")
-    writer = SpooledWriter(_FlowSink(), spool)
+    sink = _FlowSink()
+    writer = SpooledWriter(sink, spool)
     rec = Recording(writer, 7)
-    f = tflow.tflow(resp=True)
-    state.begin(f, 1.0).flow = _described("quiet")
-    try:
-        assert rec.response(f) is None  # the device's traffic does not wait for it
+
+    async def quiet_device() -> list[int]:
+        appended = []
+        for i in range(5):
+            f = tflow.tflow(resp=True)
+            state.begin(f, 1.0).flow = _described(f"quiet-{i}")
+            assert rec.response(f) is None  # the device's traffic does not wait for it
+        appended.append(spool.stats().appended)
+        await asyncio.sleep(0.6)  # no further event: the timer hands them on
         assert writer.flush(timeout=5)
-        assert spool.stats().appended == 1
+        appended.append(spool.stats().appended)
+        return appended
+
+    try:
+        assert asyncio.run(quiet_device()) == [0, 1]
+        assert sink.calls == [(0, [f"quiet-{i}" for i in range(5)])]
     finally:
         writer.close(timeout=5)
         spool.close()
