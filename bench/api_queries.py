@@ -121,7 +121,7 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
                     "legal_refs": ["94-V 16"],
                     "seq": i + 1,
                     "prev_hash": None,
-                    "record_hash": digest,
+                    "record_hash": bytes.fromhex(digest),  # stored as 32 raw bytes
                     "dedup_key": digest,
                 }
             )
