@@ -65,7 +65,7 @@ def parse(ip: str) -> Address | None:
     """(version, integer) of an IP address text, or None when it is not one."""
     try:
         return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, ip))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: text that cannot be encoded (surrogates)
         pass
     try:
         return 6, int.from_bytes(socket.inet_pton(socket.AF_INET6, ip.split("%")[0]))

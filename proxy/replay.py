@@ -107,28 +107,29 @@ async def _replay(
     progress: Progress | None,
 ) -> ReplayResult:
     m = master.Master(options.Options(), with_termlog=False)
-    m.addons.add(*addons)
-    if opts:
-        m.options.update(**opts)
     try:
-        fmt = detect_format(path)
-    except OSError as e:
-        m.addons.trigger(_done_hook())
-        return ReplayResult(0, f"{path}: cannot read: {e}")
-    if fmt in PACKET_FORMATS:
-        if not _counts_connections(addons):
-            log.warning(
-                "%s: replayed without connection records (pipeline.build(connections=True) "
-                "keeps them): its encrypted connections are not recorded",
-                path,
-            )
-        result = _replay_packets(path, m, remark, progress)
-    elif fmt == "har":
-        result = _replay_har(path, m, progress)
-    else:
-        result = _replay_mitm(path, m, progress)
-    m.addons.trigger(_done_hook())
-    return result
+        m.addons.add(*addons)
+        if opts:
+            m.options.update(**opts)
+        try:
+            fmt = detect_format(path)
+        except OSError as e:
+            return ReplayResult(0, f"{path}: cannot read: {e}")
+        if fmt in PACKET_FORMATS:
+            if not _counts_connections(addons):
+                log.warning(
+                    "%s: replayed without connection records (pipeline.build(connections=True) "
+                    "keeps them): its encrypted connections are not recorded",
+                    path,
+                )
+            return _replay_packets(path, m, remark, progress)
+        if fmt == "har":
+            return _replay_har(path, m, progress)
+        return _replay_mitm(path, m, progress)
+    finally:
+        # The done hook, and the master's log handler taken off the root logger again:
+        # a handler left behind would send later records to this replay's closed loop.
+        await m.done()
 
 
 def _replay_mitm(path: Path, m: master.Master, progress: Progress | None) -> ReplayResult:
@@ -249,12 +250,6 @@ def _replay_har(path: Path, m: master.Master, progress: Progress | None) -> Repl
     except OSError as e:
         error = f"{path}: cannot read: {e}"
     return ReplayResult(flows, error, "har")
-
-
-def _done_hook():  # type: ignore[no-untyped-def]
-    from mitmproxy.hooks import DoneHook
-
-    return DoneHook()
 
 
 def replay(

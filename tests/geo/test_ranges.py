@@ -21,7 +21,9 @@ def test_narrowest_network_wins_and_misses_are_none() -> None:
     assert RangeMap([]).get(parse("1.2.3.4")) is None  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text", ["", "1.2.3", "999.1.1.1", "host.example", "1.2.3.4/24"])
+@pytest.mark.parametrize(
+    "text", ["", "1.2.3", "999.1.1.1", "host.example", "1.2.3.4/24", "1.2.3.\udcff", "::\udcff"]
+)
 def test_not_an_address(text: str) -> None:
     assert parse(text) is None
 

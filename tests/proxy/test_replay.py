@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -296,3 +297,13 @@ def test_bad_proto_refused_before_any_run(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1 and "bad.proto" in proc.stderr
     assert "Traceback" not in proc.stderr and not db.exists()
+
+
+def test_a_replay_leaves_no_log_handler_behind(tmp_path: Path) -> None:
+    # A handler left on the root logger would hand later records to the replay's
+    # closed event loop: logging anything afterwards would raise.
+    before = list(logging.getLogger().handlers)
+    for _ in range(2):
+        run_replay(CAPTURES / "sample.mitm", tmp_path)
+    assert logging.getLogger().handlers == before
+    logging.getLogger("shekara.test").error("after the replays")
