@@ -29,8 +29,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select
+from synthetic import BASE
 
-from shekara.audit.model import Category, Confidence, Destination, Finding, Verdict
+from shekara.audit.model import Category, Finding, Verdict
 from shekara.evidence import schema
 from shekara.evidence.store import FindingStore
 from shekara.reports import render_session_report
@@ -38,43 +39,31 @@ from shekara.reports import render_session_report
 CATEGORIES = [c for c in Category if c is not Category.REMOTE_CONTROL]
 COUNTRIES = ["CN", "RU", "DE", "US", "NL", "SG", "KZ"]
 
-BASE = Finding(
-    flow_id="",
-    category=Category.VIN,
-    field="request.body:$.vehicle.vin",
-    source="request.body",
-    preview="WVW*********1234",
-    value_hash="",
-    destination=Destination(host="", ip="203.0.113.7", port=443, country="CN"),
-    verdict=Verdict.CROSS_BORDER,
-    violation=True,
-    rule_id="KZ-XB-001",
-    severity="high",
-    detector="bench",
-    confidence=Confidence.HIGH,
-    observed_at=1_700_000_000.0,
-    recorded_at=1_700_000_000.0,
-    legal_refs=("94-V Art. 16", "94-V Art. 12(2)"),
-)
-
 
 def _finding(i: int) -> Finding:
     country = COUNTRIES[i % len(COUNTRIES)]
     domestic = country == "KZ"
     return replace(
         BASE,
+        detector="bench",
+        legal_refs=("94-V Art. 16", "94-V Art. 12(2)"),
+        observed_at=1_700_000_000.0 + i,
+        recorded_at=1_700_000_000.0,
         flow_id=f"flow-{i // 4}",
         field=f"request.body:$.items[{i}].value",
         category=CATEGORIES[i % len(CATEGORIES)],
         value_hash=f"{i:064x}",
         destination=replace(
-            BASE.destination, host=f"h{i % 997}.example.{country.lower()}", country=country
+            BASE.destination,
+            host=f"h{i % 997}.example.{country.lower()}",
+            sni=None,
+            city=None,
+            country=country,
         ),
         verdict=Verdict.DOMESTIC if domestic else Verdict.CROSS_BORDER,
         violation=not domestic,
         rule_id="KZ-DOM-001" if domestic else "KZ-XB-001",
         severity="info" if domestic else "high",
-        observed_at=BASE.observed_at + i,
     )
 
 

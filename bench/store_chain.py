@@ -37,44 +37,14 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from synthetic import BASE
 
-from shekara.audit.model import Category, Confidence, Destination, Finding, Verdict
+from shekara.audit.model import Category, Finding
 from shekara.evidence import schema, verify
 from shekara.evidence.rows import destination_rows, finding_to_row
 from shekara.evidence.store import FindingStore, normalise_url
 
 TARGET_RATIO = 0.8
-
-BASE = Finding(
-    flow_id="",
-    category=Category.VIN,
-    field="request.body:$.vehicle.vin",
-    source="request.body",
-    preview="WVW*********1234",
-    value_hash="",
-    destination=Destination(
-        host="telematics.example.cn",
-        ip="203.0.113.7",
-        port=443,
-        sni="telematics.example.cn",
-        country="CN",
-        city="Beijing",
-        asn=4134,
-        org="Example Telecom",
-        geo_source="GeoLite2-City (embedded)",
-        geo_build="2019-12-24",
-        confidence=Confidence.HIGH,
-    ),
-    verdict=Verdict.CROSS_BORDER,
-    violation=True,
-    rule_id="KZ-LOC-VIN",
-    severity="high",
-    detector="vin: ISO 3779 check digit valid",
-    confidence=Confidence.HIGH,
-    observed_at=0.0,
-    recorded_at=0.0,
-    legal_refs=("KZ-PDL-12(2)", "KZ-PDL-16"),
-)
 
 
 def synthetic_findings(n: int, seed: int = 1) -> list[Finding]:
