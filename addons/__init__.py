@@ -53,11 +53,12 @@ def pipeline(
     stages: list[object] = [Attribution(locator), Decoding(), Detection(), Judgement(judge)]
     if known or track:
         stages.insert(3, KnownValueDetection(known or KnownValues({}), track))
-    # After judgement: the URL is redacted with the hits the findings came from.
-    stages.append(FlowMetadata())
     if live:
         stages.insert(0, Passthrough(locator, writer, run_id, unlisted))
         stages.append(Traffic(judge, writer, run_id, leases))
+    # Last: every finding of the event is known (a passed-through connection's are
+    # made by traffic), and the URL is redacted with the hits they came from.
+    stages.append(FlowMetadata())
     # Names first: every later stage may ask which names a server was reached under.
     stages.insert(0, Naming(locator.names))
     failures = failures if failures is not None else Failures()

@@ -59,9 +59,12 @@ def http_documents(
     a: FlowAnalysis, req: http.Request, limit: int, schemas: Schemas | None = None
 ) -> None:
     """Decode a request's query, path, headers and body into ``a.documents``."""
-    if req.query:
-        a.documents.append(decode_query(list(req.query.items(multi=True))))
-    a.documents.append(decode_path(req.path.split("?", 1)[0]))
+    path = req.path
+    if "?" in path:  # parsing the query only to find it empty costs more than this look
+        query = list(req.query.fields)
+        if query:
+            a.documents.append(decode_query(query))
+    a.documents.append(decode_path(path.split("?", 1)[0]))
     a.documents.append(decode_headers([(k, v) for k, v in req.headers.items(multi=True)]))
     raw = req.raw_content
     if not raw:

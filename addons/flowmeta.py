@@ -7,6 +7,13 @@ when it is over; a WebSocket, TCP or UDP stream when its first findings or
 notes are recorded (so they never lack their flow), and again when it ends,
 with its final sizes and end time. The URL redacted the first time is kept on
 the flow: the later record has no hits of the handshake left to redact with.
+
+By default only flows that gave a finding or a note are described: those are
+the flows the evidence points to. Every connection is recorded anyway (bytes,
+SNI, fingerprint, country: the coverage figures), so a row per quiet request
+adds little but cost (a busy device's every request would be a store row) and
+a URL that may still hold a value no detector knows. ``shekara_flow_records
+all`` describes every flow, for researchers who want the whole list.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mitmproxy import dns, http, tcp, udp
+from mitmproxy import ctx, dns, http, tcp, udp
 from mitmproxy import flow as mflow
 from mitmproxy.net.http.http1 import assemble
 from mitmproxy.websocket import WebSocketMessage
@@ -24,6 +31,8 @@ from shekara.audit.flowmeta import FlowFacts, FlowMeta, describe
 
 #: flow.metadata key: the redacted URL and host of the flow's first record.
 SHOWN_KEY = "shekara.flow_shown"
+#: Values of the ``shekara_flow_records`` option.
+EVIDENCE, ALL = "evidence", "all"
 
 
 def _address(addr: object) -> str | None:
@@ -153,8 +162,31 @@ def dns_facts(f: dns.DNSFlow) -> FlowFacts:
 
 
 class FlowMetadata:
-    def _describe(self, f: mflow.Flow, facts: FlowFacts) -> None:
-        a = state.current(f) or state.begin(f, facts.started_at or f.timestamp_created)
+    def __init__(self, records: str = EVIDENCE) -> None:
+        self.every_flow = records == ALL
+
+    def load(self, loader) -> None:  # type: ignore[no-untyped-def]
+        loader.add_option(
+            "shekara_flow_records",
+            str,
+            EVIDENCE,
+            "Which flows get a metadata row: 'evidence' (those that gave a finding or a "
+            "note) or 'all'.",
+            choices=[EVIDENCE, ALL],
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "shekara_flow_records" in updated:
+            self.every_flow = ctx.options.shekara_flow_records == ALL
+
+    def _describe(self, f: mflow.Flow) -> None:
+        a = state.current(f)
+        recorded = a is not None and bool(a.findings or a.notes)
+        if not (self.every_flow or recorded or isinstance(f.metadata.get(SHOWN_KEY), dict)):
+            return  # nothing on record points to this flow
+        facts = _facts(f)
+        if a is None:
+            a = state.begin(f, facts.started_at or f.timestamp_created)
         meta = describe(facts, a.hits)
         shown = f.metadata.get(SHOWN_KEY)
         if isinstance(shown, dict):
@@ -164,45 +196,55 @@ class FlowMetadata:
             f.metadata[SHOWN_KEY] = {"url": meta.url, "host": meta.host}
         a.flow = meta
 
-    def _first(self, f: mflow.Flow, facts: FlowFacts) -> None:
+    def _first(self, f: mflow.Flow) -> None:
         """A stream's first event with something to record carries its flow record too."""
         a = state.current(f)
         if a is None or not (a.findings or a.notes) or isinstance(f.metadata.get(SHOWN_KEY), dict):
             return
-        self._describe(f, facts)
+        self._describe(f)
 
     def response(self, f: http.HTTPFlow) -> None:
-        self._describe(f, http_facts(f))
+        self._describe(f)
 
     def error(self, f: http.HTTPFlow) -> None:
-        self._describe(f, http_facts(f))
+        self._describe(f)
 
     def websocket_message(self, f: http.HTTPFlow) -> None:
-        self._first(f, http_facts(f))
+        self._first(f)
 
     def websocket_end(self, f: http.HTTPFlow) -> None:
-        self._describe(f, http_facts(f))
+        self._describe(f)
 
     def tcp_message(self, f: tcp.TCPFlow) -> None:
-        self._first(f, stream_facts(f))
+        self._first(f)
 
     def tcp_end(self, f: tcp.TCPFlow) -> None:
-        self._describe(f, stream_facts(f))
+        self._describe(f)
 
     def tcp_error(self, f: tcp.TCPFlow) -> None:
-        self._describe(f, stream_facts(f))
+        self._describe(f)
 
     def udp_message(self, f: udp.UDPFlow) -> None:
-        self._first(f, stream_facts(f))
+        self._first(f)
 
     def udp_end(self, f: udp.UDPFlow) -> None:
-        self._describe(f, stream_facts(f))
+        self._describe(f)
 
     def dns_response(self, f: dns.DNSFlow) -> None:
-        self._describe(f, dns_facts(f))
+        self._describe(f)
 
     def dns_error(self, f: dns.DNSFlow) -> None:
-        self._describe(f, dns_facts(f))
+        self._describe(f)
+
+
+def _facts(f: mflow.Flow) -> FlowFacts:
+    if isinstance(f, http.HTTPFlow):
+        return http_facts(f)
+    if isinstance(f, tcp.TCPFlow | udp.UDPFlow):
+        return stream_facts(f)
+    if isinstance(f, dns.DNSFlow):
+        return dns_facts(f)
+    raise TypeError(f"no metadata for a {type(f).__name__}")
 
 
 def _shown(meta: FlowMeta, shown: dict[str, object]) -> FlowMeta:

@@ -56,6 +56,16 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     )
 
 
+def stage_options(args: argparse.Namespace) -> dict[str, object]:
+    """The analysis stages' mitmproxy options a replay's arguments set."""
+    opts: dict[str, object] = {}
+    if args.proto:
+        opts["shekara_proto"] = args.proto
+    if getattr(args, "flow_records", None):
+        opts["shekara_flow_records"] = args.flow_records
+    return opts
+
+
 def _progress_bar(path: Path, show: bool) -> tuple[Callable[[int], None] | None, Any]:
     if not show:
         return None, None
@@ -120,7 +130,7 @@ def run(
         if paths:
             status = max(status, _run_jobs(args, paths, jobs, print_table, print_doubtful))
         return status
-    opts = {"shekara_proto": args.proto} if args.proto else None
+    opts = stage_options(args)
     for path in paths:
         sha = replay.sha256_file(path)
         ctx = pipeline.build(
@@ -217,7 +227,7 @@ def _run_jobs(
         "db": args.db,
         "ruleset": args.ruleset,
         "geoip": list(args.geoip),
-        "opts": {"shekara_proto": args.proto} if args.proto else None,
+        "opts": stage_options(args),
         "run_id": ctx.run_id,
         "jsonl": args.format == "jsonl",
     }

@@ -56,6 +56,9 @@ def test_nothing_plain_in_db_logs_or_api(tmp_path: Path) -> None:
                 str(ROOT / "captures" / f"{name}.mitm"),
                 "--format",
                 "jsonl",
+                # Every flow's row, so that every redacted URL is in the file scanned below.
+                "--flow-records",
+                "all",
                 "--db",
                 f"sqlite:///{db}",
             ],

@@ -56,11 +56,23 @@ def test_http_request_with_personal_data_and_a_token_in_its_url(pipe: Pipeline) 
     assert {s.finding.flow_id for s in pipe.findings()} == {f.id}
 
 
-def test_a_flow_without_findings_is_described_too(pipe: Pipeline) -> None:
+def test_a_flow_without_findings_gets_no_row_by_default(pipe: Pipeline) -> None:
     f = https_flow("95.56.0.1", "telematics.example.kz", b'{"ok": true}', path="/v1/ping")
     run(pipe, f)
-    assert pipe.findings() == []
-    assert stored(pipe, f.id).url == "https://telematics.example.kz/v1/ping"
+    assert pipe.findings() == [] and pipe.notes() == []
+    [recording] = [a for a in pipe.addons if isinstance(a, Recording)]
+    recording.done()
+    assert pipe.writer.flush(10)
+    assert pipe.store.get_flow(pipe.run_id, f.id) is None
+    assert recording.flows == 0
+
+
+def test_every_flow_is_described_when_asked(pipe: Pipeline) -> None:
+    quiet = https_flow("95.56.0.1", "telematics.example.kz", b'{"ok": true}', path="/v1/ping")
+    loud = https_flow("47.95.12.40", "t.example.cn", json.dumps({"vin": VIN}).encode(), "/r")
+    run(pipe, quiet, loud, shekara_flow_records="all")
+    assert stored(pipe, quiet.id).url == "https://telematics.example.kz/v1/ping"
+    assert stored(pipe, loud.id).url == "https://t.example.cn/r"
 
 
 def test_websocket_keeps_the_url_redacted_when_the_hits_of_its_handshake_are_gone(
@@ -107,7 +119,7 @@ def test_raw_tcp_is_recorded_with_its_first_findings_and_again_when_it_ends(
 def test_dns_query(pipe: Pipeline) -> None:
     f = tflow.tdnsflow(resp=True)
     f.server_conn.peername = ("10.42.0.1", 53)
-    run(pipe, f)
+    run(pipe, f, shekara_flow_records="all")  # a lookup gives no finding
     meta = stored(pipe, f.id)
     assert (meta.protocol, meta.method, meta.host) == ("dns", "A", "dns.google")
     assert meta.status == dns.response_codes.NOERROR
