@@ -138,7 +138,8 @@ def test_link_describes_the_ca_to_compare_on_the_device(
     assert link["subject"] == cert.subject.rfc4514_string() and "CN=" in link["subject"]
     assert link["format"] == "der"
     expires = datetime.fromisoformat(link["expires_at"]).timestamp()
-    assert before + settings.ca_link_lifetime - 1 <= expires <= time.time() + settings.ca_link_lifetime
+    lifetime = settings.ca_link_lifetime
+    assert before + lifetime - 1 <= expires <= time.time() + lifetime
     assert link["warning"] is None
     assert link["qr_svg"].startswith("<svg") and link["qr_svg"].rstrip().endswith("</svg>")
 
@@ -211,15 +212,14 @@ def test_download_serves_the_certificate_and_only_it(
         assert got.content == export(ca_certificate(home), fmt)
     media = "application/x-pkcs12" if fmt == "p12" else "application/x-x509-ca-cert"
     assert got.headers["content-type"] == media
-    assert got.headers["content-disposition"] == (
-        f'attachment; filename="{calink.FILENAMES[fmt]}"'
-    )
+    assert got.headers["content-disposition"] == (f'attachment; filename="{calink.FILENAMES[fmt]}"')
     assert got.headers["cache-control"] == "no-store"
     _no_key_in(got, home)
     if fmt != "p12":
         loader = x509.load_pem_x509_certificate if fmt == "pem" else x509.load_der_x509_certificate
-        assert loader(got.content).fingerprint(hashes.SHA256()).hex(":").upper() == (
-            link["sha256_fingerprint"]
+        assert (
+            loader(got.content).fingerprint(hashes.SHA256()).hex(":").upper()
+            == (link["sha256_fingerprint"])
         )
     # A link may be opened again until it expires (a download interrupted on the car).
     assert anon.get("/ca/download", params={"token": _token(link["url"])}).status_code == 200
@@ -333,9 +333,7 @@ def test_an_exposed_key_file_stops_everything(
 
 
 @pytest.fixture
-def every_answer(
-    anon: TestClient, keys: dict[str, str], home: Path
-) -> Iterator[list[Response]]:
+def every_answer(anon: TestClient, keys: dict[str, str], home: Path) -> Iterator[list[Response]]:
     answers: list[Response] = []
     for fmt in FORMATS:
         response = anon.post("/ca/link", params={"format": fmt}, headers=auth(keys["admin"]))
