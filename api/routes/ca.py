@@ -68,6 +68,17 @@ def _base_url(request: Request, settings: Settings) -> str:
     return str(request.url_for("download_ca"))
 
 
+def _granted(settings: Settings, token: str) -> tuple[x509.Certificate, str] | None:
+    """The CA certificate and the format ``token`` grants now, or None."""
+    try:
+        # Never made here: an unauthenticated caller does not get to create a CA or a key.
+        cert, key = _ca(settings, create=False)
+    except FileNotFoundError:
+        return None
+    fmt = calink.verify(key, token, calink.fingerprint(cert), time.time())
+    return None if fmt is None else (cert, fmt)
+
+
 @router.post(
     "/link",
     response_model=CaLink,
@@ -109,7 +120,7 @@ def make_link(
     responses={
         200: {
             "description": "the CA certificate (never its key)",
-            "content": {media: {} for media in set(calink.MEDIA_TYPES.values())},
+            "content": {media: {} for media in dict.fromkeys(calink.MEDIA_TYPES.values())},
         },
         403: {"description": "invalid or expired link"},
         429: {"description": "too many refused links from this address"},
@@ -135,16 +146,12 @@ def download(
             detail="too many refused links",
             headers={"Retry-After": str(math.ceil(wait))},
         )
-    try:
-        # Never made here: an unauthenticated caller does not get to create a CA or a key.
-        cert, key = _ca(settings, create=False)
-        fmt = calink.verify(key, token, calink.fingerprint(cert), time.time())
-    except FileNotFoundError:
-        fmt = None
-    if fmt is None:
+    granted = _granted(settings, token)
+    if granted is None:
         limiter.failed(client)
         log.info("refused a CA download link from %s", client)
         raise INVALID_LINK
+    cert, fmt = granted
     return Response(
         content=export(cert, fmt),
         media_type=calink.MEDIA_TYPES[fmt],

@@ -20,6 +20,7 @@ import segno
 import zxingcpp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -69,27 +70,31 @@ def _with(settings: Settings, **changes: object) -> Settings:
     return Settings(**{**settings.model_dump(), **changes})
 
 
-def _ca_private_key_der(home: Path) -> bytes:
+def _ca_private_key_der(home: Path) -> tuple[bytes, bytes]:
+    """The CA key as PKCS#8 DER, and its private exponent's bytes."""
     pem = (confdir(home) / f"{BASENAME}-ca.pem").read_bytes()
     key = serialization.load_pem_private_key(pem, password=None)
-    return key.private_bytes(
+    assert isinstance(key, rsa.RSAPrivateKey)
+    d = key.private_numbers().d
+    der = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    return der, d.to_bytes((d.bit_length() + 7) // 8, "big")
 
 
 def _no_key_in(response: Response, home: Path) -> None:
     """Neither a PEM private key nor the CA key's bytes (DER, or PEM's base64) in a response."""
     body = response.content
-    der = _ca_private_key_der(home)
+    der, exponent = _ca_private_key_der(home)
     # mitmproxy-ca.pem holds the key and then the certificate: only the key's block counts.
     pem = (confdir(home) / f"{BASENAME}-ca.pem").read_bytes()
     block = pem[pem.index(b"PRIVATE KEY-----") : pem.index(b"-----END")]
     key_lines = block.splitlines()[1:-1]
     assert len(key_lines) > 10
     assert b"PRIVATE KEY" not in body
-    assert der not in body and der[-64:] not in body
+    assert der not in body and der[-64:] not in body and exponent[:32] not in body
     assert not any(line in body for line in key_lines)
     assert b"PRIVATE KEY" not in b"".join(f"{k}: {v}".encode() for k, v in response.headers.items())
 

@@ -110,6 +110,25 @@ def test_ca_panel_in_chromium(served: tuple[str, dict[str, str], Path], tmp_path
                 assert got.headers["Content-Type"] == "application/x-x509-ca-cert"
                 assert got.read() == export(cert, "der")
             page.screenshot(path=str(tmp_path / "ca-panel.png"), full_page=True)
+
+            # The page copies only drawing out of an answer, whatever else it held.
+            hostile = (
+                '<svg xmlns="http://www.w3.org/2000/svg" onload="window.pwned=1" width="9">'
+                "<script>window.pwned=2</script><foreignObject><p>x</p></foreignObject>"
+                '<path d="M0 0h1" fill="url(http://203.0.113.9/x)" stroke="#000" '
+                'onclick="window.pwned=3"/><image href="http://203.0.113.9/i.png"/></svg>'
+            )
+            copied = page.evaluate(
+                "(svg) => { const n = qrNode(svg); document.body.appendChild(n); "
+                "n.dispatchEvent(new Event('load')); "
+                "n.querySelector('path').dispatchEvent(new Event('click')); return n.outerHTML; }",
+                hostile,
+            )
+            assert copied == '<svg width="9"><path d="M0 0h1" stroke="#000"></path></svg>'
+            assert page.evaluate("document.querySelector('body > svg').namespaceURI") == (
+                "http://www.w3.org/2000/svg"
+            )
+            assert page.evaluate("window.pwned") is None
             assert not errors, errors
 
             # An official reads findings but does not install CAs: told so, still logged in.
