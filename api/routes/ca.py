@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
 from shekara.api import calink
+from shekara.api.apikeys import ApiKey
 from shekara.api.auth import AUTH_RESPONSES, INSTALL_CA, client_address, require
 from shekara.api.deps import SettingsDep
 from shekara.api.ratelimit import FailureLimiter
@@ -82,12 +83,12 @@ def _granted(settings: Settings, token: str) -> tuple[x509.Certificate, str] | N
 @router.post(
     "/link",
     response_model=CaLink,
-    dependencies=[Depends(require(*INSTALL_CA))],
     responses={**AUTH_RESPONSES, **EXPOSED_RESPONSE},  # type: ignore[dict-item]
 )
 def make_link(
     request: Request,
     settings: SettingsDep,
+    engineer: Annotated[ApiKey, Depends(require(*INSTALL_CA))],
     format: Annotated[
         calink.CaFormat,
         Query(description="pem or der for Android and most head units, p12 for Windows-based"),
@@ -101,6 +102,10 @@ def make_link(
     expires = int(time.time()) + settings.ca_link_lifetime
     token = calink.sign(key, format, expires, calink.fingerprint(cert))
     url = f"{_base_url(request, settings)}?token={token}"
+    # Who handed out a link to the CA, and until when: the station's log keeps it.
+    log.info(
+        "CA download link (%s) made with key %s, valid until %d", format, engineer.key_id, expires
+    )
     host = settings.public_url.host if settings.public_url is not None else request.url.hostname
     return CaLink(
         url=url,
@@ -152,6 +157,7 @@ def download(
         log.info("refused a CA download link from %s", client)
         raise INVALID_LINK
     cert, fmt = granted
+    log.info("CA certificate (%s) downloaded from %s", fmt, client)
     return Response(
         content=export(cert, fmt),
         media_type=calink.MEDIA_TYPES[fmt],

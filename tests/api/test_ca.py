@@ -28,6 +28,7 @@ from httpx import Response
 from PIL import Image
 
 from shekara.api import calink
+from shekara.api.apikeys import list_keys
 from shekara.api.app import create_app
 from shekara.api.settings import Settings
 from shekara.evidence.store import FindingStore
@@ -199,11 +200,23 @@ def test_settings_read_the_public_url_and_lifetime(
 @SQLITE_ONLY
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_download_serves_the_certificate_and_only_it(
-    anon: TestClient, keys: dict[str, str], home: Path, fmt: str
+    anon: TestClient,
+    keys: dict[str, str],
+    home: Path,
+    fmt: str,
+    store: FindingStore,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="shekara.api.routes.ca")
     link = _link(anon, keys["engineer"], fmt)
     got = anon.get("/ca/download", params={"token": _token(link["url"])})  # no API key
     assert got.status_code == 200
+    # The station's log says who made the link and that it was used; never the token.
+    (engineer,) = [k for k in list_keys(store.engine) if k.name == "engineer key"]
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(engineer.key_id in m and f"({fmt})" in m for m in logged), logged
+    assert any("downloaded" in m for m in logged)
+    assert not any(_token(link["url"]) in m for m in logged)
     if fmt == "p12":
         # PKCS#12 salts its MAC afresh each time: the same contents, other bytes.
         served = pkcs12.load_pkcs12(got.content, None)
