@@ -18,6 +18,7 @@ from shekara.api.ratelimit import FailureLimiter
 from shekara.api.routes import (
     aggregates,
     apikeys,
+    ca,
     compare,
     destinations,
     events,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, store: FindingStore | None = No
         rules,
         compare,
         apikeys,
+        ca,
         events,
         metrics,
     ):

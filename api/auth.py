@@ -33,6 +33,8 @@ header_scheme = APIKeyHeader(
 READ = ("official", "engineer", "admin")
 MANAGE_SESSIONS = ("engineer", "admin")
 ADMIN = ("admin",)
+# Installing the interception CA on a device under test is an engineer's job.
+INSTALL_CA = ("engineer", "admin")
 
 UNAUTHENTICATED = HTTPException(
     status_code=status.HTTP_401_UNAUTHORIZED,

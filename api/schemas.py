@@ -757,3 +757,19 @@ class SessionCoveragePublic(BaseModel):
     hosts: list[HostCoveragePublic]
     markers: list[CoverageMarker]
     not_observed: list[str] = Field(description="paths this kind of session cannot see")
+
+
+class CaLink(BaseModel):
+    """A download link of the interception CA's certificate, for the device under test."""
+
+    url: str = Field(description="opens without an API key until expires_at")
+    format: Literal["pem", "der", "p12"]
+    expires_at: datetime
+    sha256_fingerprint: str = Field(
+        description="of the certificate, to compare with what the device shows before trusting it"
+    )
+    subject: str
+    qr_svg: str = Field(description="the QR code of url, as an SVG document")
+    warning: str | None = Field(
+        default=None, description="why the device may be unable to open the link"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AnyHttpUrl, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,6 +13,12 @@ def _default_status_file() -> Path:
     from shekara.proxy.keys import shekara_home
 
     return shekara_home() / "status.json"
+
+
+def _default_home() -> Path:
+    from shekara.proxy.keys import shekara_home
+
+    return shekara_home()
 
 
 def _default_hashing_key_file() -> Path:
@@ -47,6 +53,14 @@ class Settings(BaseSettings):
     # The ruleset whose rules and categories /rules and /categories describe
     # (default: the bundled Kazakhstan ruleset).
     ruleset: Path | None = None
+    # Where the interception CA lives (its ``mitmproxy`` folder), as the proxy on
+    # this machine uses it: SHEKARA_HOME unless told otherwise.
+    ca_home: Path = Field(default_factory=_default_home)
+    # Seconds a CA download link (POST /ca/link) stays valid.
+    ca_link_lifetime: int = Field(default=900, ge=30, le=86_400)
+    # The API's address as the device under test reaches it, e.g.
+    # http://10.77.0.1:8000 on the audit Wi-Fi; None: the address the caller used.
+    public_url: AnyHttpUrl | None = None
 
 
 @lru_cache

@@ -29,11 +29,17 @@ def confdir(home: Path | None = None) -> Path:
     return (home or shekara_home()) / "mitmproxy"
 
 
-def ca_certificate(home: Path | None = None) -> x509.Certificate:
-    """The CA certificate, the CA created first if there is none; KeyFileError if exposed."""
+def ca_certificate(home: Path | None = None, *, create: bool = True) -> x509.Certificate:
+    """The CA certificate, the CA created first if there is none; KeyFileError if exposed.
+
+    ``create=False``: FileNotFoundError instead of a new CA, for callers that
+    must not make one (an unauthenticated download).
+    """
     from mitmproxy.certs import CertStore
 
     folder = confdir(home)
+    if not create and not (folder / f"{BASENAME}-ca-cert.pem").exists():
+        raise FileNotFoundError(f"no interception CA in {folder}")
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     CertStore.from_store(folder, BASENAME, CA_KEY_SIZE)
     for secret in (f"{BASENAME}-ca.pem", f"{BASENAME}-ca.p12"):

@@ -19,7 +19,7 @@ const COLOURS = {
 const KZ = "KZ";
 const PAGE = 50;
 
-const state = { key: null, next: null, lastId: 0, categories: {}, live: null, geo: null };
+const state = { key: null, next: null, lastId: 0, categories: {}, live: null, geo: null, caExpiry: null };
 const $ = (id) => document.getElementById(id);
 
 function rank(category) {
@@ -388,6 +388,76 @@ async function live() {
   }
 }
 
+// -- the audit CA for the device under test -------------------------------------------
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+// What the API's QR codes are drawn with; anything else in an answer is dropped,
+// and colours and transforms must look like the ones it draws.
+const QR_ELEMENTS = new Set(["svg", "g", "path", "rect", "title"]);
+const QR_ATTRIBUTES = {
+  width: /^\d+(\.\d+)?$/, height: /^\d+(\.\d+)?$/, viewBox: /^[\d. ]+$/, class: /^[\w -]+$/,
+  d: /^[MmHhVvZzLl\d.\s-]+$/, fill: /^(#[0-9a-fA-F]{3,8}|none)$/, stroke: /^(#[0-9a-fA-F]{3,8}|none)$/,
+  transform: /^(scale|translate)\([\d.\s,-]+\)$/,
+};
+
+function qrNode(text) {
+  // Parsed as XML and rebuilt from allowed parts: never inserted as markup.
+  const root = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+  if (root.namespaceURI !== SVG_NS || root.localName !== "svg") throw new Error("the QR code is not an SVG");
+  const copy = (node) => {
+    const out = document.createElementNS(SVG_NS, node.localName);
+    for (const attr of node.attributes) {
+      const allowed = QR_ATTRIBUTES[attr.name];
+      if (!attr.namespaceURI && allowed && allowed.test(attr.value)) out.setAttribute(attr.name, attr.value);
+    }
+    for (const child of node.childNodes) {
+      if (child.nodeType === Node.TEXT_NODE && node.localName === "title") out.append(child.data);
+      else if (child.nodeType === Node.ELEMENT_NODE && child.namespaceURI === SVG_NS && QR_ELEMENTS.has(child.localName)) {
+        out.appendChild(copy(child));
+      }
+    }
+    return out;
+  };
+  return copy(root);
+}
+
+function caMessage(text) {
+  $("ca-error").textContent = text;
+  $("ca-error").hidden = !text;
+}
+
+async function makeCaLink(event) {
+  event.preventDefault();
+  caMessage("");
+  const q = new URLSearchParams({ format: $("ca-format").value });
+  const response = await fetch(`/ca/link?${q}`, { method: "POST", headers: { Authorization: `Bearer ${state.key}` } });
+  if (response.status === 401) throw new Unauthorised(401);
+  // An official's key reads the findings but does not install CAs: say so, stay logged in.
+  if (response.status === 403) return caMessage("Installing the audit CA needs an engineer's or an administrator's key.");
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    return caMessage(typeof body.detail === "string" ? body.detail : `No link could be made (${response.status}).`);
+  }
+  const link = await response.json();
+  $("ca-qr").replaceChildren(qrNode(link.qr_svg));
+  const a = $("ca-url");
+  a.textContent = link.url;
+  a.href = /^https?:\/\//.test(link.url) ? link.url : "#";
+  $("ca-fingerprint").textContent = link.sha256_fingerprint;
+  $("ca-subject").textContent = link.subject;
+  $("ca-expires").textContent = utc(link.expires_at);
+  $("ca-warning").textContent = link.warning || "";
+  $("ca-warning").hidden = !link.warning;
+  const result = $("ca-result");
+  result.classList.remove("expired");
+  result.hidden = false;
+  clearTimeout(state.caExpiry);
+  state.caExpiry = setTimeout(() => {
+    result.classList.add("expired");
+    $("ca-expires").textContent = `${utc(link.expires_at)}: expired, make a new link`;
+  }, Math.max(0, Date.parse(link.expires_at) - Date.now()));
+}
+
 function report(err) {
   if (err instanceof Unauthorised) return logout("The key was refused.");
   console.error(err);
@@ -437,6 +507,7 @@ function init() {
   $("evidence-close").addEventListener("click", () => { $("evidence").hidden = true; });
   $("export-csv").addEventListener("click", download);
   $("export-json").addEventListener("click", download);
+  $("ca-form").addEventListener("submit", (e) => makeCaLink(e).catch(report));
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     state.key = $("key-input").value.trim();

@@ -117,9 +117,12 @@ def runs(store: FindingStore) -> tuple[int, int]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings of a test app: its own hashing key, no station status, default CORS."""
+    """Settings of a test app: its own hashing key and CA, no station status, default CORS."""
     return Settings(
-        db_url="sqlite://", status_file=None, hashing_key_file=tmp_path / "home" / "hmac.key"
+        db_url="sqlite://",
+        status_file=None,
+        hashing_key_file=tmp_path / "home" / "hmac.key",
+        ca_home=tmp_path / "home",
     )
 
 

@@ -42,6 +42,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
             db_url="sqlite://",
             status_file=None,
             hashing_key_file=root / "hmac.key",
+            ca_home=root / "home",
             # Generated keys are never wrong ones, but keep the limiter out of the way.
             auth_max_failures=1_000_000,
         ),
