@@ -30,6 +30,7 @@ from sqlalchemy import (
     inspect,
     select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -813,15 +814,19 @@ class FindingStore:
             .union(select(n.flow_id, n.host, n.ip).where(n.run_id == run_id))
             .subquery()
         )
-        same = and_(
-            d.run_id == run_id,
-            func.coalesce(d.host, "") == func.coalesce(flows.c.host, ""),
-            func.coalesce(d.ip, "") == func.coalesce(flows.c.ip, ""),
+        # A server is matched on (host, ip), a missing part as "". The run's servers placed
+        # with high confidence are one set, built once and looked up per flow (SQLite keeps
+        # it as a temporary index, PostgreSQL hashes it). A join of the flows with the
+        # destinations on these expressions compares every flow with every server of the
+        # run instead, as no index serves them: time grew with flows times servers.
+        high_servers = select(func.coalesce(d.host, ""), func.coalesce(d.ip, "")).where(
+            d.run_id == run_id, d.confidence == "high"
         )
+        server = tuple_(func.coalesce(flows.c.host, ""), func.coalesce(flows.c.ip, ""))
         stmt = select(
             func.count(distinct(flows.c.flow_id)),
-            func.count(distinct(case((d.confidence == "high", flows.c.flow_id)))),
-        ).select_from(flows.outerjoin(schema.destinations, same))
+            func.count(distinct(case((server.in_(high_servers), flows.c.flow_id)))),
+        )
         with self.engine.connect() as conn:
             total, high = conn.execute(stmt).one()
         return Attribution(int(high), int(total), "flows with findings")

@@ -161,3 +161,53 @@ def test_attribution_counts_connections_or_else_flows_by_their_evidence(
     assert (got.high, got.total, got.basis) == (2, 3, "flows with findings")
     empty = store.attribution(store.start_run("replay"))
     assert (empty.total, empty.share_high) == (0, None)
+
+
+def test_attribution_of_flows_follows_each_servers_evidence(store: FindingStore) -> None:
+    """Flows to servers known by name only, by address only, in mixed case, at every confidence,
+    and a flow to two servers: high when any of its servers is placed with high confidence."""
+    from dataclasses import replace
+
+    from sqlalchemy import select
+
+    from shekara.audit.model import Confidence
+    from shekara.evidence import schema
+
+    from .conftest import FOREIGN
+
+    servers = [
+        replace(FOREIGN, host=host, ip=ip, confidence=confidence)
+        for host, ip, confidence in [
+            ("API.example.cn", "203.0.113.1", Confidence.HIGH),
+            ("api.example.cn", "203.0.113.2", Confidence.LOW),
+            (None, "203.0.113.3", Confidence.HIGH),
+            (None, "203.0.113.4", Confidence.MEDIUM),
+            ("names.example.ru", None, Confidence.HIGH),
+            ("edge.example.de", None, Confidence.LOW),
+        ]
+    ]
+    run = store.start_run("replay")
+    store.add(
+        run,
+        [
+            build_finding(flow_id=f"f{i % 17}", field=f"$.v{i}", destination=servers[i % 6])
+            for i in range(60)
+        ],
+        [build_note(flow_id=f"n{i}", destination=servers[(i * 5) % 6]) for i in range(6)]
+        + [build_note(flow_id="f3", destination=servers[4]), build_note(flow_id="n9")],
+    )
+    f, n, d = schema.findings.c, schema.notes.c, schema.destinations.c
+    with store.engine.connect() as conn:
+        seen = conn.execute(select(f.flow_id, f.host, f.ip).where(f.run_id == run)).all()
+        seen += conn.execute(select(n.flow_id, n.host, n.ip).where(n.run_id == run)).all()
+        high_servers = {
+            (r.host or "", r.ip or "")
+            for r in conn.execute(select(d.host, d.ip, d.confidence).where(d.run_id == run))
+            if r.confidence == "high"
+        }
+    flows = {r.flow_id for r in seen}
+    high = {r.flow_id for r in seen if (r.host or "", r.ip or "") in high_servers}
+    # The case above is not empty on either side: some flows high, some not.
+    assert 0 < len(high) < len(flows)
+    got = store.attribution(run)
+    assert (got.high, got.total, got.basis) == (len(high), len(flows), "flows with findings")
