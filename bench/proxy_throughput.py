@@ -12,6 +12,9 @@ mitmdump / shekara so that drift of the machine hits both alike. Then the
 shekara proxy carries ``--flows`` requests in all, and its resident memory
 is sampled along the way: flat means no per-flow growth.
 
+``--flow-records all`` has shekara keep a metadata row for every flow, not
+only for those with findings or notes (its default).
+
 ``--personal`` puts a VIN and coordinates in every body, so that every
 request also makes findings (spooled, then stored); without it the JSON is
 benign and the figure is the analysis cost alone. ``--reconnect`` opens a
@@ -180,14 +183,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_proxy(kind: str, port: int, work: Path) -> subprocess.Popen[bytes]:
+def start_proxy(
+    kind: str, port: int, work: Path, flow_records: str = "evidence"
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SHEKARA_HOME": str(work / "home")}
     if kind == "mitmdump":
         cmd = [console("mitmdump"), "--mode", "regular", "--listen-host", "127.0.0.1"]
         cmd += ["-p", str(port), "-q", "--set", f"confdir={work / 'home' / 'mitmproxy'}"]
     else:
         cmd = [console("shekara"), "proxy", "--mode", "regular", "--listen-port", str(port)]
-        cmd += ["--db", f"sqlite:///{work / 'bench.db'}"]
+        cmd += ["--db", f"sqlite:///{work / 'bench.db'}", "--flow-records", flow_records]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc
@@ -231,6 +236,7 @@ def main() -> None:
     ap.add_argument("--flows", type=int, default=100_000)
     ap.add_argument("--personal", action="store_true")
     ap.add_argument("--reconnect", action="store_true", help="a new connection per request")
+    ap.add_argument("--flow-records", choices=["evidence", "all"], default="evidence")
     ap.add_argument("--upstream", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.upstream is not None:
@@ -248,7 +254,7 @@ def main() -> None:
         for rnd in range(args.rounds):
             for kind in ("mitmdump", "shekara"):
                 port = free_port()
-                proc = start_proxy(kind, port, work)
+                proc = start_proxy(kind, port, work, args.flow_records)
                 try:
                     # A short warm-up, then the measured run.
                     loop.run_until_complete(load(port, upstream_port, 1.0, 2, args.personal))
@@ -293,7 +299,7 @@ def main() -> None:
 
         if args.flows:
             port = free_port()
-            proc = start_proxy("shekara", port, work)
+            proc = start_proxy("shekara", port, work, args.flow_records)
             samples: list[tuple[int, int]] = []
             done = 0
             try:
