@@ -32,6 +32,7 @@ from shekara.proxy import (
 from shekara.proxy.keys import shekara_home
 
 if TYPE_CHECKING:
+    from shekara.api.settings import Settings
     from shekara.evidence.store import FindingStore
 
 log = logging.getLogger("shekara")
@@ -240,14 +241,31 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
-def cmd_api(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from shekara.api.app import create_app
+def api_settings(args: argparse.Namespace) -> Settings:
+    """The API's settings: the environment's (SHEKARA_*), with what the command line says."""
     from shekara.api.settings import Settings
 
-    app = create_app(Settings(db_url=args.db))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    given: dict[str, object] = {"db_url": args.db}
+    if getattr(args, "public_url", None):
+        given["public_url"] = args.public_url
+    return Settings(**given)  # type: ignore[arg-type]
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+    from pydantic import ValidationError
+
+    from shekara.api.app import create_app
+
+    try:
+        settings = api_settings(args)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()
+        )
+        print(f"shekara: bad API setting: {problems}", file=sys.stderr)
+        return EXIT_ERROR
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return EXIT_OK
 
 
@@ -419,6 +437,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--host", default="127.0.0.1")
     a.add_argument("--port", type=int, default=8000)
     a.add_argument("--db", default=default_db_url())
+    a.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the API's address as the device under test reaches it (e.g. "
+        "http://10.77.0.1:8000), for the CA download links; default SHEKARA_PUBLIC_URL, "
+        "else the address a request came in on",
+    )
     a.set_defaults(func=cmd_api)
 
     d = sub.add_parser("demo", help="replay the bundled captures and serve the API")
