@@ -50,6 +50,24 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def throttled_client(request: Request, refused: str) -> tuple[str, FailureLimiter]:
+    """The caller's address and the failure limiter; 429 while it is held back.
+
+    Bad keys and bad CA download links count against one limit per address:
+    a client guessing either is slowed down alike.
+    """
+    limiter: FailureLimiter = request.app.state.auth_limiter
+    client = client_address(request)
+    wait = limiter.retry_after(client)
+    if wait > 0:
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many {refused}",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    return client, limiter
+
+
 def authenticate(
     request: Request,
     store: StoreDep,
@@ -57,15 +75,7 @@ def authenticate(
     header: Annotated[str | None, Depends(header_scheme)],
 ) -> ApiKey:
     """The caller's active key; 401 without one, 429 after too many bad ones."""
-    limiter: FailureLimiter = request.app.state.auth_limiter
-    client = client_address(request)
-    wait = limiter.retry_after(client)
-    if wait > 0:
-        raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many failed authentications",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+    client, limiter = throttled_client(request, "failed authentications")
     presented = bearer.credentials if bearer is not None else header
     if not presented:
         raise UNAUTHENTICATED

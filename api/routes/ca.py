@@ -10,7 +10,6 @@ permissions are fixed.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Annotated
 
@@ -20,9 +19,8 @@ from fastapi.responses import Response
 
 from shekara.api import calink
 from shekara.api.apikeys import ApiKey
-from shekara.api.auth import AUTH_RESPONSES, INSTALL_CA, client_address, require
+from shekara.api.auth import AUTH_RESPONSES, INSTALL_CA, require, throttled_client
 from shekara.api.deps import SettingsDep
-from shekara.api.ratelimit import FailureLimiter
 from shekara.api.schemas import CaLink
 from shekara.api.settings import Settings
 from shekara.api.views import utc
@@ -142,15 +140,7 @@ def download(
     A client that keeps presenting bad links is slowed down like one that
     keeps presenting bad keys.
     """
-    limiter: FailureLimiter = request.app.state.auth_limiter
-    client = client_address(request)
-    wait = limiter.retry_after(client)
-    if wait > 0:
-        raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many refused links",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+    client, limiter = throttled_client(request, "refused links")
     granted = _granted(settings, token)
     if granted is None:
         limiter.failed(client)
