@@ -9,14 +9,11 @@ certificate; an official is told the panel is not theirs and stays logged in.
 from __future__ import annotations
 
 import io
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 import zxingcpp
 from PIL import Image
 
@@ -27,7 +24,7 @@ from shekara.api.settings import Settings
 from shekara.evidence.store import FindingStore
 from shekara.proxy.cacmd import ca_certificate, export
 
-from .test_dashboard import CHROMIUM, FLAGS, _free_port
+from .serving import CHROMIUM, chromium, open_dashboard, serve
 
 pytestmark = pytest.mark.slow
 
@@ -51,95 +48,74 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         ca_home=root / "home",
         public_url=PUBLIC,  # type: ignore[arg-type]
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, store=store), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", keys, root / "home"
+        with serve(create_app(settings, store=store)) as base:
+            yield base, keys, root / "home"
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         store.dispose()
 
 
 def test_ca_panel_in_chromium(served: tuple[str, dict[str, str], Path], tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, keys, home = served
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{base}/dashboard/#key={keys['engineer']}")
-            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-            expect(page.locator("#ca-result")).to_be_hidden()
-            page.select_option("#ca-format", "der")
-            page.click("#ca-make")
-            qr = page.locator("#ca-qr > svg")
-            expect(qr).to_be_visible()
-            assert qr.locator("path").count() >= 1
-            # Only drawing survives the copy into the page.
-            assert page.locator("#ca-qr script, #ca-qr foreignObject").count() == 0
+    with chromium() as browser:
+        page, errors = open_dashboard(browser, base, keys["engineer"])
+        expect(page.locator("#ca-result")).to_be_hidden()
+        page.select_option("#ca-format", "der")
+        page.click("#ca-make")
+        qr = page.locator("#ca-qr > svg")
+        expect(qr).to_be_visible()
+        assert qr.locator("path").count() >= 1
+        # Only drawing survives the copy into the page.
+        assert page.locator("#ca-qr script, #ca-qr foreignObject").count() == 0
 
-            cert = ca_certificate(home, create=False)
-            expect(page.locator("#ca-fingerprint")).to_have_text(calink.fingerprint_text(cert))
-            expect(page.locator("#ca-subject")).to_have_text(cert.subject.rfc4514_string())
-            url = page.locator("#ca-url").text_content() or ""
-            assert url.startswith(f"{PUBLIC}/ca/download?token=der.")
-            assert page.locator("#ca-url").get_attribute("href") == url
-            assert (page.locator("#ca-expires").text_content() or "").startswith("20")
-            expect(page.locator("#ca-warning")).to_be_hidden()
+        cert = ca_certificate(home, create=False)
+        expect(page.locator("#ca-fingerprint")).to_have_text(calink.fingerprint_text(cert))
+        expect(page.locator("#ca-subject")).to_have_text(cert.subject.rfc4514_string())
+        url = page.locator("#ca-url").text_content() or ""
+        assert url.startswith(f"{PUBLIC}/ca/download?token=der.")
+        assert page.locator("#ca-url").get_attribute("href") == url
+        assert (page.locator("#ca-expires").text_content() or "").startswith("20")
+        expect(page.locator("#ca-warning")).to_be_hidden()
 
-            # The code as the browser drew it, read as a phone or head unit would.
-            shot = qr.screenshot()
-            (decoded,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
-            assert decoded.text == url
-            # The link works without a key (here on loopback instead of the Wi-Fi address).
-            with urllib.request.urlopen(url.replace(PUBLIC, base), timeout=10) as got:
-                assert got.headers["Content-Type"] == "application/x-x509-ca-cert"
-                assert got.read() == export(cert, "der")
-            page.screenshot(path=str(tmp_path / "ca-panel.png"), full_page=True)
+        # The code as the browser drew it, read as a phone or head unit would.
+        shot = qr.screenshot()
+        (decoded,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
+        assert decoded.text == url
+        # The link works without a key (here on loopback instead of the Wi-Fi address).
+        with urllib.request.urlopen(url.replace(PUBLIC, base), timeout=10) as got:
+            assert got.headers["Content-Type"] == "application/x-x509-ca-cert"
+            assert got.read() == export(cert, "der")
+        page.screenshot(path=str(tmp_path / "ca-panel.png"), full_page=True)
 
-            # The page copies only drawing out of an answer, whatever else it held.
-            hostile = (
-                '<svg xmlns="http://www.w3.org/2000/svg" onload="window.pwned=1" width="9">'
-                "<script>window.pwned=2</script><foreignObject><p>x</p></foreignObject>"
-                '<path d="M0 0h1" fill="url(http://203.0.113.9/x)" stroke="#000" '
-                'onclick="window.pwned=3"/><image href="http://203.0.113.9/i.png"/></svg>'
-            )
-            copied = page.evaluate(
-                "(svg) => { const n = qrNode(svg); document.body.appendChild(n); "
-                "n.dispatchEvent(new Event('load')); "
-                "n.querySelector('path').dispatchEvent(new Event('click')); return n.outerHTML; }",
-                hostile,
-            )
-            assert copied == '<svg width="9"><path d="M0 0h1" stroke="#000"></path></svg>'
-            assert page.evaluate("document.querySelector('body > svg').namespaceURI") == (
-                "http://www.w3.org/2000/svg"
-            )
-            assert page.evaluate("window.pwned") is None
-            assert not errors, errors
+        # The page copies only drawing out of an answer, whatever else it held.
+        hostile = (
+            '<svg xmlns="http://www.w3.org/2000/svg" onload="window.pwned=1" width="9">'
+            "<script>window.pwned=2</script><foreignObject><p>x</p></foreignObject>"
+            '<path d="M0 0h1" fill="url(http://203.0.113.9/x)" stroke="#000" '
+            'onclick="window.pwned=3"/><image href="http://203.0.113.9/i.png"/></svg>'
+        )
+        copied = page.evaluate(
+            "(svg) => { const n = qrNode(svg); document.body.appendChild(n); "
+            "n.dispatchEvent(new Event('load')); "
+            "n.querySelector('path').dispatchEvent(new Event('click')); return n.outerHTML; }",
+            hostile,
+        )
+        assert copied == '<svg width="9"><path d="M0 0h1" stroke="#000"></path></svg>'
+        assert page.evaluate("document.querySelector('body > svg').namespaceURI") == (
+            "http://www.w3.org/2000/svg"
+        )
+        assert page.evaluate("window.pwned") is None
+        assert not errors, errors
 
-            # An official reads findings but does not install CAs: told so, still logged in.
-            official = browser.new_page()
-            official.on("pageerror", lambda exc: errors.append(str(exc)))
-            official.goto(f"{base}/dashboard/#key={keys['official']}")
-            official.wait_for_selector("body[data-ready='1']", timeout=30_000)
-            official.click("#ca-make")
-            expect(official.locator("#ca-error")).to_contain_text("engineer")
-            expect(official.locator("#ca-result")).to_be_hidden()
-            expect(official.locator("#main")).to_be_visible()
-            assert not errors, errors
-        finally:
-            browser.close()
+        # An official reads findings but does not install CAs: told so, still logged in.
+        official = browser.new_page()
+        official.on("pageerror", lambda exc: errors.append(str(exc)))
+        official.goto(f"{base}/dashboard/#key={keys['official']}")
+        official.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        official.click("#ca-make")
+        expect(official.locator("#ca-error")).to_contain_text("engineer")
+        expect(official.locator("#ca-result")).to_be_hidden()
+        expect(official.locator("#main")).to_be_visible()
+        assert not errors, errors
