@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from shekara.evidence.store import normalise_url
+from shekara.evidence.store import FindingStore, normalise_url
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "SHEKARA_TEST_PG_URL"
@@ -136,6 +136,15 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[FindingStore]:
+    """A migrated store on each back end."""
+    s = FindingStore(db_url)
+    s.create_schema()
+    yield s
+    s.dispose()
 
 
 # Property tests explore new inputs on a developer's machine; in CI the same

@@ -14,24 +14,13 @@ from fastapi.testclient import TestClient
 from shekara.api.apikeys import SCOPES, create_key
 from shekara.api.app import create_app
 from shekara.api.settings import Settings
-from shekara.audit.model import Category, Confidence, Destination, Finding, Verdict
+from shekara.audit.model import Category, Confidence, Finding, Verdict
 from shekara.audit.redact import Redactor
 from shekara.evidence.store import FindingStore
 from shekara.proxy.keys import load_or_create_key
+from tests.samples import FOREIGN
 
-CN = Destination(
-    host="telematics.example.cn",
-    ip="203.0.113.7",
-    port=443,
-    sni="telematics.example.cn",
-    country="CN",
-    city="Beijing",
-    asn=4134,
-    org="Example Telecom",
-    geo_source="geolite2-country",
-    geo_build="2024-06-01",
-    confidence=Confidence.HIGH,
-)
+CN = FOREIGN
 DE = replace(CN, host="maps.example.de", sni="maps.example.de", country="DE", city=None)
 KZ = replace(CN, host="api.example.kz", sni="api.example.kz", country="KZ", city="Almaty")
 
@@ -59,15 +48,6 @@ def build_finding(**overrides: Any) -> Finding:
         legal_refs=("KZ-PDL-12(2)",),
     )
     return replace(base, **overrides)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[FindingStore]:
-    """A migrated store on each back end (tests/conftest.py ``db_url``)."""
-    s = FindingStore(db_url)
-    s.create_schema()
-    yield s
-    s.dispose()
 
 
 @pytest.fixture

@@ -9,22 +9,9 @@ from typing import Any
 
 import pytest
 
-from shekara.audit.model import Category, Confidence, Destination, Finding, Note, Verdict
+from shekara.audit.model import Category, Confidence, Finding, Note, Verdict
 from shekara.evidence.store import FindingStore
-
-FOREIGN = Destination(
-    host="telematics.example.cn",
-    ip="203.0.113.7",
-    port=443,
-    sni="telematics.example.cn",
-    country="CN",
-    city="Beijing",
-    asn=4134,
-    org="Example Telecom",
-    geo_source="geolite2-country",
-    geo_build="2024-06-01",
-    confidence=Confidence.HIGH,
-)
+from tests.samples import FOREIGN
 
 
 def build_finding(**overrides: Any) -> Finding:
@@ -73,15 +60,6 @@ def make_note() -> Callable[..., Note]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "evidence.db"
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[FindingStore]:
-    """A migrated store on each back end (tests/conftest.py ``db_url``)."""
-    s = FindingStore(db_url)
-    s.create_schema()
-    yield s
-    s.dispose()
 
 
 @pytest.fixture

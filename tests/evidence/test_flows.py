@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,14 +41,6 @@ def meta(flow_id: str = "f-1", **changes: object) -> FlowMeta:
         server="223.5.5.5:443",
     )
     return replace(base, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[FindingStore]:
-    s = FindingStore(db_url)
-    s.create_schema()
-    yield s
-    s.dispose()
 
 
 def _rows(store: FindingStore) -> int:
